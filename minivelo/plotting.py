@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-
-import matplotlib
-
-if not os.environ.get("DISPLAY") and "ipykernel" not in str(os.environ.get("MPLBACKEND", "")):
-    # Headless scripts (CI, the CLI) draw off-screen; notebooks choose their own backend.
-    try:
-        import IPython
-
-        if IPython.get_ipython() is None:
-            matplotlib.use("Agg")
-    except ImportError:
-        matplotlib.use("Agg")
 
 
 def figures_dir() -> Path:
