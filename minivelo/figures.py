@@ -1,0 +1,63 @@
+"""``python -m minivelo figures``: regenerate every figure in ``figures/`` in one command.
+
+Figures come from two places: the lessons (each notebook saves its figures with
+:func:`minivelo.plotting.save_figure` while it runs) and the command-line jobs
+(``compare``, the benchmarks). This command re-executes the notebooks in place, so their
+committed outputs are refreshed at the same time, and then reruns the jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from minivelo.plotting import figures_dir
+
+# Command-line jobs that write figures: (command name, argv).
+JOBS: list[tuple[str, list[str]]] = [
+    ("compare", []),
+]
+
+
+def execute_notebook(path: Path, timeout: int = 600) -> float:
+    """Run ``path`` top to bottom in its own folder, write outputs in place; return seconds."""
+    try:
+        import nbformat
+        from nbclient import NotebookClient
+    except ImportError as error:  # the "notebooks" extra is not installed
+        raise SystemExit(
+            "regenerating lesson figures needs Jupyter: pip install 'minivelo[notebooks]'"
+        ) from error
+    notebook = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    client.execute()
+    nbformat.write(notebook, path)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m minivelo figures", description=__doc__)
+    parser.add_argument("--only", nargs="*", default=None, help="notebook name prefixes, e.g. 01 02")
+    parser.add_argument("--skip-notebooks", action="store_true", help="only rerun the CLI jobs")
+    args = parser.parse_args(argv)
+
+    root = figures_dir().parent
+    notebooks = sorted((root / "notebooks").glob("[0-9]*.ipynb"))
+    if args.only:
+        notebooks = [nb for nb in notebooks if any(nb.name.startswith(p) for p in args.only)]
+    if not args.skip_notebooks:
+        for notebook in notebooks:
+            print(f"executing {notebook.relative_to(root)} ...", flush=True)
+            print(f"  done in {execute_notebook(notebook):.0f} s", flush=True)
+    if args.only is None:
+        from minivelo.__main__ import main as run_command
+
+        for name, job_argv in JOBS:
+            print(f"running python -m minivelo {name} {' '.join(job_argv)}", flush=True)
+            run_command([name, *job_argv])
+    print(f"figures are in {figures_dir()}")
+    return 0
