@@ -32,7 +32,10 @@ def execute_notebook(path: Path, timeout: int = 600) -> float:
     notebook = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
     )
     client.execute()
     nbformat.write(notebook, path)
@@ -41,7 +44,9 @@ def execute_notebook(path: Path, timeout: int = 600) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minivelo figures", description=__doc__)
-    parser.add_argument("--only", nargs="*", default=None, help="notebook name prefixes, e.g. 01 02")
+    parser.add_argument(
+        "--only", nargs="*", default=None, help="notebook name prefixes, e.g. 01 02"
+    )
     parser.add_argument("--skip-notebooks", action="store_true", help="only rerun the CLI jobs")
     args = parser.parse_args(argv)
 
