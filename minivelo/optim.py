@@ -28,7 +28,18 @@ import optax
 
 ScalarOrSchedule = float | Callable[[jax.Array], jax.Array]
 
-__all__ = ["sgd", "momentum", "adagrad", "rmsprop", "adam", "adamw"]
+__all__ = [
+    "sgd",
+    "momentum",
+    "adagrad",
+    "rmsprop",
+    "adadelta",
+    "adam",
+    "adamw",
+    "nadam",
+    "adamax",
+    "lion",
+]
 
 
 # ---------------------------------------------------------------------------------------
@@ -59,6 +70,12 @@ class MomentumState(NamedTuple):
 class AccumulatorState(NamedTuple):
     count: jax.Array
     sum_of_squares: optax.Updates  # AdaGrad's G_t or RMSProp's running mean s_t
+
+
+class AdadeltaState(NamedTuple):
+    count: jax.Array
+    mean_square_grad: optax.Updates  # E[g^2]_t
+    mean_square_step: optax.Updates  # E[dx^2]_t, the running mean of squared steps
 
 
 class AdamState(NamedTuple):
@@ -147,7 +164,7 @@ def momentum(
 
 
 # ---------------------------------------------------------------------------------------
-# Per-parameter step sizes: AdaGrad and RMSProp
+# Per-parameter step sizes: AdaGrad, RMSProp and Adadelta
 # ---------------------------------------------------------------------------------------
 
 
@@ -257,8 +274,90 @@ def rmsprop(
     return optax.GradientTransformation(init, update)
 
 
+def adadelta(
+    learning_rate: ScalarOrSchedule | None = None,
+    rho: float = 0.9,
+    eps: float = 1e-6,
+    weight_decay: float = 0.0,
+) -> optax.GradientTransformation:
+    r"""Adadelta (Zeiler 2012): RMSProp whose step carries its own units.
+
+    .. math::
+        g_t \leftarrow g_t + \lambda\,\theta_{t-1}, \qquad
+        E[g^2]_t = \rho\, E[g^2]_{t-1} + (1-\rho)\, g_t^2, \\
+        \Delta_t = \frac{\sqrt{E[\Delta^2]_{t-1} + \epsilon}}{\sqrt{E[g^2]_t + \epsilon}}\,
+        g_t, \qquad
+        E[\Delta^2]_t = \rho\, E[\Delta^2]_{t-1} + (1-\rho)\, \Delta_t^2, \qquad
+        u_t = -\eta\, \Delta_t
+
+    with :math:`E[g^2]_0 = E[\Delta^2]_0 = 0`. The numerator, an RMS of past *steps*,
+    replaces the learning rate: Zeiler's point was that
+    :math:`\Delta\theta \propto H^{-1} g` has the units of :math:`\theta` while
+    :math:`g/\sqrt{E[g^2]}` is unitless, and the ratio of two RMS's fixes that. So the
+    paper has no learning rate (:math:`\eta = 1`). The numerator starts at
+    :math:`\sqrt\epsilon`, so the first steps are tiny and grow as steps are taken.
+
+    Conventions. ``learning_rate=None`` means :math:`\eta = 1` (the paper's algorithm),
+    equal to ``optax.adadelta(1.0, ...)`` (tested). ``optax.adadelta()`` with its default
+    ``learning_rate=None`` skips the scaling *and its minus sign* (optax 0.2.8), so it
+    steps uphill; pass a number to optax. The weight decay :math:`\lambda` is added to the
+    gradient before the rescaling (L2-style), as in optax.
+
+    Args:
+      learning_rate: :math:`\eta` (a number or a schedule); ``None`` for 1.
+      rho: :math:`\rho`, the EMA coefficient of both running means.
+      eps: :math:`\epsilon`, inside both square roots.
+      weight_decay: :math:`\lambda`.
+
+    Returns:
+      An ``optax.GradientTransformation``; equal to ``optax.adadelta(learning_rate, rho,
+      eps, weight_decay)`` (tested).
+    """
+    if learning_rate is None:
+        learning_rate = 1.0
+
+    def init(params):
+        return AdadeltaState(
+            count=jnp.zeros([], jnp.int32),
+            mean_square_grad=_zeros_like(params),
+            mean_square_step=_zeros_like(params),
+        )
+
+    def update(grads, state, params=None):
+        if weight_decay:
+            if params is None:
+                raise ValueError(
+                    "adadelta with weight_decay needs the parameters: update(grads, state, params)"
+                )
+            grads = jax.tree.map(lambda g, p: g + weight_decay * p, grads, params)
+        # E[g^2]_t = rho E[g^2]_{t-1} + (1 - rho) g^2
+        mean_square_grad = jax.tree.map(
+            lambda s, g: rho * s + (1 - rho) * g * g, state.mean_square_grad, grads
+        )
+        # Delta_t = sqrt(E[Delta^2]_{t-1} + eps) / sqrt(E[g^2]_t + eps) * g
+        steps = jax.tree.map(
+            lambda g, s, d: jnp.sqrt(d + eps) / jnp.sqrt(s + eps) * g,
+            grads,
+            mean_square_grad,
+            state.mean_square_step,
+        )
+        # E[Delta^2]_t = rho E[Delta^2]_{t-1} + (1 - rho) Delta_t^2
+        mean_square_step = jax.tree.map(
+            lambda d, x: rho * d + (1 - rho) * x * x, state.mean_square_step, steps
+        )
+        eta = _learning_rate_at(learning_rate, state.count)
+        updates = jax.tree.map(lambda d: -eta * d, steps)  # u = -eta Delta
+        return updates, AdadeltaState(
+            count=_increment(state.count),
+            mean_square_grad=mean_square_grad,
+            mean_square_step=mean_square_step,
+        )
+
+    return optax.GradientTransformation(init, update)
+
+
 # ---------------------------------------------------------------------------------------
-# Adam and AdamW
+# Adam and its variants: AdamW, Nadam, Adamax
 # ---------------------------------------------------------------------------------------
 
 
@@ -370,3 +469,164 @@ def adamw(
         return updates, state
 
     return optax.GradientTransformation(_adam_init, update)
+
+
+def nadam(
+    learning_rate: ScalarOrSchedule,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+) -> optax.GradientTransformation:
+    r"""Nadam (Dozat 2016): Adam with Nesterov's look-ahead on the first moment.
+
+    .. math::
+        m_t, v_t \text{ as in Adam}, \qquad
+        \hat m_t = \frac{\beta_1\, m_t}{1-\beta_1^{t+1}} + \frac{(1-\beta_1)\, g_t}{1-\beta_1^t},
+        \qquad \hat v_t = \frac{v_t}{1-\beta_2^t}, \qquad
+        u_t = -\eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
+
+    Heavy-ball momentum steps along :math:`m_t`; Nesterov's trick steps along where the
+    momentum *will* be after the next update, :math:`\beta_1 m_t + (1-\beta_1) g_t`, each
+    term with its own bias correction. Compare :func:`momentum` with ``nesterov=True``:
+    the same look-ahead, :math:`g_t + \beta v_t`, without the normalisation.
+
+    Conventions. Dozat's Algorithm 2 also multiplies :math:`\hat v_t` by :math:`\beta_2`
+    and uses a momentum schedule :math:`\mu_t`; like optax (and PyTorch with its schedule
+    off) we use neither.
+
+    Args:
+      learning_rate: the step size :math:`\eta` (a number or a schedule).
+      b1, b2, eps: as in :func:`adam`.
+
+    Returns:
+      An ``optax.GradientTransformation``; equal to ``optax.nadam(learning_rate, b1, b2,
+      eps)`` (tested).
+    """
+
+    def update(grads, state, params=None):
+        del params
+        eta = _learning_rate_at(learning_rate, state.count)
+        state, mu_correction, nu_correction = _adam_moments(grads, state, b1, b2)
+        t = state.count.astype(jnp.float32)
+        next_mu_correction = 1 - b1 ** (t + 1)  # 1 - b1^(t+1)
+        # m_hat = b1 m_t / (1 - b1^(t+1)) + (1 - b1) g_t / (1 - b1^t)
+        mu_hat = jax.tree.map(
+            lambda m, g: b1 * (m / next_mu_correction) + (1 - b1) * (g / mu_correction),
+            state.mu,
+            grads,
+        )
+        direction = jax.tree.map(
+            lambda m, v: m / (jnp.sqrt(v / nu_correction) + eps), mu_hat, state.nu
+        )
+        return jax.tree.map(lambda d: -eta * d, direction), state
+
+    return optax.GradientTransformation(_adam_init, update)
+
+
+def adamax(
+    learning_rate: ScalarOrSchedule,
+    b1: float = 0.9,
+    b2: float = 0.999,
+    eps: float = 1e-8,
+) -> optax.GradientTransformation:
+    r"""Adamax (Kingma & Ba 2015, section 7.1): Adam with the infinity norm.
+
+    .. math::
+        m_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \qquad
+        s_t = \max(\beta_2\, s_{t-1},\ |g_t| + \epsilon), \qquad
+        u_t = -\eta\, \frac{m_t}{(1-\beta_1^t)\, s_t}
+
+    with :math:`m_0 = s_0 = 0`. Adam's :math:`\sqrt{v_t}` is an :math:`L^2` average of past
+    gradient sizes; letting the exponent :math:`p \to \infty` in an :math:`L^p` average
+    gives an exponentially decaying *maximum*, which needs no bias correction (it is not
+    pulled towards its zero start) and cannot be dominated by one huge gradient for long.
+
+    Conventions. The paper writes :math:`\max(\beta_2 s_{t-1}, |g_t|)`; like optax we add
+    :math:`\epsilon` to :math:`|g_t|` so that a zero gradient never divides by zero.
+
+    Args:
+      learning_rate: the step size :math:`\eta` (a number or a schedule).
+      b1: :math:`\beta_1`, the EMA coefficient of the gradient.
+      b2: :math:`\beta_2`, the decay of the running maximum.
+      eps: :math:`\epsilon`.
+
+    Returns:
+      An ``optax.GradientTransformation``; equal to ``optax.adamax(learning_rate, b1, b2,
+      eps)`` (tested). Its state is an ``AdamState`` whose ``nu`` holds :math:`s_t`.
+    """
+
+    def update(grads, state, params=None):
+        del params
+        eta = _learning_rate_at(learning_rate, state.count)
+        count = _increment(state.count)  # t
+        mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, grads)  # m_t
+        # s_t = max(b2 s_{t-1}, |g| + eps)
+        nu = jax.tree.map(lambda s, g: jnp.maximum(b2 * s, jnp.abs(g) + eps), state.nu, grads)
+        mu_correction = 1 - b1 ** count.astype(jnp.float32)
+        updates = jax.tree.map(lambda m, s: -eta * (m / mu_correction) / s, mu, nu)
+        return updates, AdamState(count=count, mu=mu, nu=nu)
+
+    return optax.GradientTransformation(_adam_init, update)
+
+
+# ---------------------------------------------------------------------------------------
+# Lion: an optimizer found by program search
+# ---------------------------------------------------------------------------------------
+
+
+def lion(
+    learning_rate: ScalarOrSchedule,
+    b1: float = 0.9,
+    b2: float = 0.99,
+    weight_decay: float = 1e-3,
+) -> optax.GradientTransformation:
+    r"""Lion (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms").
+
+    .. math::
+        c_t = \beta_1 m_{t-1} + (1-\beta_1)\, g_t, \qquad
+        u_t = -\eta\, \big(\mathrm{sign}(c_t) + \lambda\, \theta_{t-1}\big), \qquad
+        m_t = \beta_2 m_{t-1} + (1-\beta_2)\, g_t
+
+    with :math:`m_0 = 0`. Found by an evolutionary search over programs built from ~45
+    numpy operations, then simplified by hand. Every coordinate moves by exactly
+    :math:`\pm\eta` (before weight decay): the sign throws the magnitude away, so Lion keeps
+    one moment instead of Adam's two (half the optimizer memory) and its steps have a
+    larger norm, which is why its learning rate is typically 3-10x smaller than AdamW's
+    and its weight decay 3-10x larger. Two betas: the *update* interpolates with
+    :math:`\beta_1`, the *memory* with the slower :math:`\beta_2`.
+
+    Conventions. As in optax, :math:`\lambda` is multiplied by the learning rate.
+
+    Args:
+      learning_rate: the step size :math:`\eta` (a number or a schedule).
+      b1: :math:`\beta_1`, mixes momentum and gradient for the step.
+      b2: :math:`\beta_2`, the EMA coefficient of the momentum.
+      weight_decay: :math:`\lambda` (decoupled, as in :func:`adamw`).
+
+    Returns:
+      An ``optax.GradientTransformation``; equal to ``optax.lion(learning_rate, b1, b2,
+      weight_decay=weight_decay)`` (tested).
+    """
+
+    def init(params):
+        return MomentumState(count=jnp.zeros([], jnp.int32), velocity=_zeros_like(params))
+
+    def update(grads, state, params=None):
+        if params is None and weight_decay:
+            raise ValueError(
+                "lion with weight_decay needs the parameters: call update(grads, state, params)"
+            )
+        eta = _learning_rate_at(learning_rate, state.count)
+        # c_t = b1 m_{t-1} + (1 - b1) g
+        interpolation = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.velocity, grads)
+        if weight_decay:
+            updates = jax.tree.map(
+                lambda c, p: -eta * (jnp.sign(c) + weight_decay * p), interpolation, params
+            )
+        else:
+            updates = jax.tree.map(lambda c: -eta * jnp.sign(c), interpolation)
+        # m_t = b2 m_{t-1} + (1 - b2) g
+        velocity = jax.tree.map(lambda m, g: b2 * m + (1 - b2) * g, state.velocity, grads)
+        return updates, MomentumState(count=_increment(state.count), velocity=velocity)
+
+    return optax.GradientTransformation(init, update)
