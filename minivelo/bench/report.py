@@ -1,0 +1,249 @@
+"""A mini-VeLOdrome: optimizers on named tasks against a learning-rate-tuned baseline.
+
+:func:`run_benchmark` trains every optimizer on every task (seeds vmapped, a tuned
+optimizer's whole grid vmapped), tunes the baseline, and returns one :class:`Row` per
+(task, optimizer). :func:`write_table` writes them as Markdown and CSV;
+:func:`plot_speedups` draws the analogue of VeLO's Figure 1 (the distribution over tasks
+of the speedup over tuned Adam); :func:`plot_curves` the loss curves.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import os
+import pathlib
+from collections.abc import Sequence
+
+import numpy as np
+
+from minivelo.bench import optimizers, training, tuning
+from minivelo.tasks import get_task
+from minivelo.tasks.base import Task
+
+
+@dataclasses.dataclass
+class Row:
+    task: str
+    optimizer: str
+    learning_rate: float | None  # the rate used (the tuned one for tuned rows); None: none
+    final_loss: float
+    baseline_final_loss: float  # the tuned baseline's final loss on this task
+    steps_baseline_needs: int | None  # steps the tuned baseline needs to match final_loss
+    speedup: float  # steps_baseline_needs / num_steps; a lower bound if not reached
+    reached: bool
+    num_steps: int
+    compile_s: float
+    run_s: float  # wall time of this row's runs (for a tuned row: the whole grid)
+    is_baseline: bool = False
+    curve: np.ndarray = dataclasses.field(repr=False, default=None)  # [T], mean over seeds
+
+    def speedup_text(self) -> str:
+        if not math.isfinite(self.final_loss):
+            return "diverged"
+        return f"{'' if self.reached else '>'}{self.speedup:.2f}x"
+
+
+def _resolve_task(task) -> Task:
+    return get_task(task) if isinstance(task, str) else task
+
+
+def run_benchmark(
+    tasks: Sequence[str | Task],
+    optimizer_specs: Sequence[str],
+    num_steps: int,
+    seeds: Sequence[int] = (0,),
+    baseline: str = "adam",
+    learning_rates: Sequence[float] = tuning.DEFAULT_GRID,
+    progress: bool = True,
+) -> list[Row]:
+    """Benchmark ``optimizer_specs`` (see :func:`minivelo.bench.optimizers.parse_spec`)
+    against ``baseline`` tuned on ``learning_rates`` on each task.
+
+    Returns one row for the tuned baseline and one per spec, for every task.
+    """
+    num_steps = training.check_num_steps(num_steps)
+    specs = [optimizers.parse_spec(s) for s in optimizer_specs]
+    base = optimizers.parse_spec(baseline)
+    if not base.entry.tunable:
+        raise ValueError(f"the baseline must have a learning rate to tune; {baseline!r} has none")
+    task_objects = [_resolve_task(t) for t in tasks]  # fail on a bad name before any training
+    if not task_objects:
+        raise ValueError("no tasks given")
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(task_objects) * (1 + len(specs)), disable=not progress, unit="run")
+    rows: list[Row] = []
+    for task in task_objects:
+        bar.set_description(f"{task.config.get('family', task.name)}: tuning {base.entry.name}")
+        tuned = tuning.tune_learning_rate(
+            task, lambda lr: base.make(num_steps, lr), num_steps, learning_rates, seeds
+        )
+        bar.update()
+        base_curve, base_final = tuned.best_curve, float(tuned.final_losses[tuned.best_index])
+        rows.append(
+            Row(
+                task.name,
+                f"{base.entry.name} (tuned)",
+                tuned.best_learning_rate,
+                base_final,
+                base_final,
+                tuning.steps_to_reach(base_curve, base_final),
+                1.0,
+                True,
+                num_steps,
+                tuned.compile_s,
+                tuned.run_s,
+                is_baseline=True,
+                curve=base_curve,
+            )
+        )
+        for spec in specs:
+            bar.set_description(f"{task.config.get('family', task.name)}: {spec.label}")
+            if spec.tuned:
+                result = tuning.tune_learning_rate(
+                    task, lambda lr, s=spec: s.make(num_steps, lr), num_steps, learning_rates, seeds
+                )
+                lr, curve = result.best_learning_rate, result.best_curve
+                final = float(result.final_losses[result.best_index])
+                compile_s, run_s = result.compile_s, result.run_s
+            else:
+                runs = training.train_seeds(task, spec.make(num_steps), num_steps, seeds)
+                lr, curve = spec.learning_rate, runs.losses.mean(0)
+                final = float(tuning.final_loss(runs.losses).mean())
+                compile_s, run_s = runs.compile_s, runs.run_s
+            sp = tuning.speedup_over(base_curve, final, num_steps)
+            rows.append(
+                Row(
+                    task.name,
+                    spec.label if not spec.tuned else f"{spec.entry.name} (tuned)",
+                    lr,
+                    final,
+                    base_final,
+                    sp.steps_baseline_needs,
+                    sp.speedup,
+                    sp.reached,
+                    num_steps,
+                    compile_s,
+                    run_s,
+                    curve=curve,
+                )
+            )
+            bar.update()
+    bar.close()
+    return rows
+
+
+# ---------------------------------------------------------------------------- tables
+
+COLUMNS = (
+    "task",
+    "optimizer",
+    "learning_rate",
+    "final_loss",
+    "baseline_final_loss",
+    "steps_baseline_needs",
+    "speedup",
+    "reached",
+    "num_steps",
+    "compile_s",
+    "run_s",
+)
+
+
+def write_table(rows: Sequence[Row], out_dir: str | os.PathLike, stem: str = "results"):
+    """Write ``{stem}.csv`` (every column) and ``{stem}.md`` (a readable table).
+
+    Returns the two paths.
+    """
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path = out / f"{stem}.csv", out / f"{stem}.md"
+    with open(csv_path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(COLUMNS)
+        for r in rows:
+            writer.writerow(["" if getattr(r, c) is None else getattr(r, c) for c in COLUMNS])
+    lines = [
+        "| task | optimizer | lr | final loss | tuned-baseline steps to match | speedup | run s |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        lr = "-" if r.learning_rate is None else f"{r.learning_rate:.3g}"
+        needed = (
+            f"{r.steps_baseline_needs}" if r.steps_baseline_needs is not None else f">{r.num_steps}"
+        )
+        lines.append(
+            f"| {r.task} | {r.optimizer} | {lr} | {r.final_loss:.4g} | {needed} | "
+            f"{r.speedup_text()} | {r.run_s:.2f} |"
+        )
+    lines += [
+        "",
+        f"Final loss: mean training loss over the last {tuning.FINAL_FRACTION:.0%} of steps. "
+        "Speedup: steps the tuned baseline needs to match the final loss, divided by the "
+        "steps taken ('>' marks a lower bound: the baseline never matched). Run time "
+        "excludes compilation; a tuned row's time covers its whole learning-rate grid.",
+    ]
+    md_path.write_text("\n".join(lines) + "\n")
+    return csv_path, md_path
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def plot_speedups(rows: Sequence[Row], path: str | os.PathLike | None = None):
+    """VeLO's Figure 1 in miniature: per optimizer, speedups over the tuned baseline sorted
+    across tasks. Hollow markers are lower bounds (the baseline never caught up)."""
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(r.optimizer for r in rows if not r.is_baseline))
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for i, name in enumerate(names):
+        chosen = sorted((r for r in rows if r.optimizer == name), key=lambda r: -r.speedup)
+        speed = np.array([max(r.speedup, 1e-2) for r in chosen])
+        frac = (np.arange(len(chosen)) + 0.5) / len(chosen)
+        color = f"C{i}"
+        ax.plot(frac, speed, "-", color=color, label=name)
+        filled = np.array([r.reached for r in chosen])
+        ax.scatter(frac[filled], speed[filled], color=color, zorder=3)
+        ax.scatter(frac[~filled], speed[~filled], facecolors="none", edgecolors=color, zorder=3)
+    ax.axhline(1.0, color="k", lw=1, ls="--", label="tuned baseline")
+    ax.set_yscale("log")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("fraction of tasks (sorted by speedup)")
+    ax.set_ylabel("speedup over tuned baseline")
+    ax.set_title("Steps the tuned baseline needs to match, per step taken")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+def plot_curves(rows: Sequence[Row], path: str | os.PathLike | None = None):
+    """One panel per task: the (seed-mean) training-loss curve of every row."""
+    import matplotlib.pyplot as plt
+
+    task_names = list(dict.fromkeys(r.task for r in rows))
+    cols = min(3, len(task_names))
+    nrows = math.ceil(len(task_names) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(4.2 * cols, 3.0 * nrows), squeeze=False)
+    labels = list(dict.fromkeys(r.optimizer for r in rows))
+    for ax, name in zip(axes.flat, task_names):
+        for r in rows:
+            if r.task == name and r.curve is not None:
+                c = labels.index(r.optimizer)
+                ax.plot(tuning.smoothed(r.curve), color=f"C{c}", label=r.optimizer, lw=1.2)
+        ax.set_title(name, fontsize=8)
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+    for ax in list(axes.flat)[len(task_names) :]:
+        ax.axis("off")
+    axes.flat[0].set_ylabel("training loss (smoothed)")
+    axes.flat[0].legend(fontsize=7)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
