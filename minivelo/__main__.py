@@ -14,6 +14,8 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("minivelo.compare", "train one offline problem with several optimizers"),
     "figures": ("minivelo.figures", "regenerate every figure in figures/"),
+    "bench": ("minivelo.bench.cli", "optimizers vs learning-rate-tuned Adam on named tasks"),
+    "sweep-bench": ("minivelo.bench.sweep_benchmark", "vmapped lr sweep vs runs in turn"),
 }
 
 
