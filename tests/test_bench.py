@@ -1,0 +1,198 @@
+"""Bench: training loops, sweeps, tuning metrics, the optimizer registry and the CLIs."""
+
+from __future__ import annotations
+
+import csv
+import re
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+from minivelo import bench, optim, tasks
+from minivelo.bench import cli, optimizers, report, sweep_benchmark, tuning
+
+# ----------------------------------------------------------------- metrics (no jax)
+
+
+def test_final_loss_is_mean_of_last_five_percent_and_inf_on_nan():
+    curve = np.r_[np.full(95, 10.0), np.arange(5.0)]
+    assert tuning.window(100) == 5
+    assert tuning.final_loss(curve) == pytest.approx(2.0)
+    assert tuning.final_loss(np.r_[curve[:-1], np.nan]) == np.inf
+    both = tuning.final_loss(np.stack([curve, curve + 1]))
+    np.testing.assert_allclose(both, [2.0, 3.0])
+    assert tuning.smoothed(curve)[-1] == pytest.approx(tuning.final_loss(curve))
+
+
+def test_steps_to_reach_and_speedup():
+    baseline = np.linspace(10.0, 1.0, 100)  # reaches loss x at a known step
+    needed = tuning.steps_to_reach(baseline, 5.0)
+    assert needed == int(np.flatnonzero(tuning.smoothed(baseline) <= 5.0)[0]) + 1
+    assert tuning.steps_to_reach(baseline, 0.5) is None
+    fast = tuning.speedup_over(baseline, 5.0, num_steps=25)
+    assert fast.reached and fast.speedup == pytest.approx(needed / 25)
+    never = tuning.speedup_over(baseline, 0.5, num_steps=50)
+    assert not never.reached and never.speedup == pytest.approx(2.0)  # a lower bound
+    assert tuning.speedup_over(baseline, np.inf, 100).speedup == 0.0  # diverged
+
+
+def test_log_grid():
+    np.testing.assert_allclose(tuning.log_grid(1e-3, 1.0, 1), [1e-3, 1e-2, 1e-1, 1.0])
+    assert len(tuning.DEFAULT_GRID) == 9
+    with pytest.raises(ValueError):
+        tuning.log_grid(1.0, 0.1)
+
+
+# ------------------------------------------------------------------------ training
+
+
+def test_train_rejects_bad_arguments_clearly():
+    task = tasks.get_task("quadratic")
+    with pytest.raises(TypeError, match="call the factory first"):
+        bench.train(task, optim.adam, 10)
+    with pytest.raises(ValueError, match="num_steps must be >= 1"):
+        bench.train(task, optim.adam(1e-2), 0)
+    with pytest.raises(ValueError, match="learning_rates must be positive"):
+        bench.sweep(task, optim.adam, [1e-2, -1.0], 10)
+    with pytest.raises(ValueError, match="seeds must be a non-empty list"):
+        bench.train_seeds(task, optim.adam(1e-2), 10, seeds=[])
+
+
+def loss_scaled_sgd() -> optax.GradientTransformationExtraArgs:
+    """SGD with step size ``0.01 * loss``: its update needs ``loss=`` (like VeLO's)."""
+
+    def init(params):
+        return optax.EmptyState()
+
+    def update(grads, state, params=None, *, loss):
+        return jax.tree.map(lambda g: -0.01 * loss * g, grads), state
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+def test_transforms_that_take_the_loss_get_it():
+    task = tasks.get_task("rosenbrock")
+    assert bench.training.takes_loss(loss_scaled_sgd())
+    assert not bench.training.takes_loss(optim.sgd(0.1))
+    result = bench.train(task, loss_scaled_sgd(), 30)
+    assert np.isfinite(result.losses).all() and result.losses[-1] < result.losses[0]
+    # optax's chains are ExtraArgs too, and must accept (and ignore) loss=.
+    chained = bench.train(task, optax.chain(optax.scale_by_adam(), optax.scale(-1e-2)), 30)
+    plain = bench.train(task, optax.adam(1e-2), 30)
+    np.testing.assert_allclose(chained.losses, plain.losses, rtol=1e-6)
+
+
+def test_vmapped_sweep_equals_separate_runs():
+    task = tasks.get_task("logistic")
+    rates = [1e-2, 1e-1]
+    swept = bench.sweep(task, optim.adam, rates, 40, seeds=(0, 1))
+    assert swept.losses.shape == (2, 2, 40)
+    for i, lr in enumerate(rates):
+        for j, seed in enumerate((0, 1)):
+            alone = bench.train(task, optim.adam(lr), 40, seed=seed)
+            np.testing.assert_allclose(swept.losses[i, j], alone.losses, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------- optimizers
+
+
+def test_optimizer_specs_and_registry():
+    adam = optimizers.parse_spec("adam")
+    assert adam.learning_rate == 1e-3 and not adam.tuned and adam.label == "adam (lr=0.001)"
+    assert optimizers.parse_spec("sgd:lr=0.5").learning_rate == 0.5
+    assert optimizers.parse_spec("momentum:tuned").tuned
+    with pytest.raises(KeyError, match="unknown optimizer 'adamm'.*adam"):
+        optimizers.parse_spec("adamm")
+    with pytest.raises(ValueError, match="positive number"):
+        optimizers.parse_spec("adam:lr=-1")
+    with pytest.raises(ValueError, match="cannot parse"):
+        optimizers.parse_spec("adam:fast")
+
+    optimizers.register_optimizer("loss_scaled_sgd", loss_scaled_sgd)
+    spec = optimizers.parse_spec("loss_scaled_sgd")
+    assert spec.learning_rate is None and spec.label == "loss_scaled_sgd"
+    assert isinstance(spec.make(10), optax.GradientTransformationExtraArgs)
+    with pytest.raises(ValueError, match="has no learning rate"):
+        optimizers.parse_spec("loss_scaled_sgd:tuned")
+
+    def horizon_aware(num_steps):  # like VeLO: told the run length
+        return optax.sgd(1.0 / num_steps)
+
+    optimizers.register_optimizer("horizon_aware", horizon_aware)
+    assert optimizers.parse_spec("horizon_aware").entry.takes_num_steps
+    with pytest.raises(TypeError, match="takes no learning_rate"):
+        optimizers.register_optimizer("broken", horizon_aware, default_learning_rate=0.1)
+
+
+# ---------------------------------------------------------------- report and CLIs
+
+
+def test_benchmark_rows_table_and_figures(tmp_path):
+    rows = report.run_benchmark(
+        ["quadratic", "rosenbrock"],
+        ["sgd", "adam:lr=1e-5"],
+        num_steps=60,
+        learning_rates=tuning.log_grid(1e-3, 1.0, 1),
+        progress=False,
+    )
+    assert [r.optimizer for r in rows[:3]] == ["adam (tuned)", "sgd (lr=0.1)", "adam (lr=1e-05)"]
+    assert rows[0].is_baseline and rows[0].speedup == 1.0
+    poor = rows[2]
+    assert poor.final_loss > poor.baseline_final_loss and poor.speedup < 1.0
+    csv_path, md_path = report.write_table(rows, tmp_path)
+    with open(csv_path) as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 6 and set(report.COLUMNS) == set(table[0])
+    assert "| task | optimizer |" in md_path.read_text()
+    report.plot_speedups(rows, tmp_path / "speedups.png")
+    report.plot_curves(rows, tmp_path / "curves.png")
+    assert (tmp_path / "speedups.png").stat().st_size > 1000
+
+
+def test_bench_cli_writes_table_and_figures(tmp_path, capsys):
+    out = tmp_path / "bench"
+    code = cli.main(
+        [
+            "--tasks",
+            "logistic",
+            "--optimizers",
+            "sgd:tuned,adam",
+            "--steps",
+            "50",
+            "--grid",
+            "1e-3:1:1",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    for name in ("results.md", "results.csv", "speedups.png", "curves.png"):
+        assert (out / name).exists(), name
+    assert "sgd (tuned)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--tasks", "imagenet"], "unknown task.*digits_mlp"),
+        (["--optimizers", "adamm"], "unknown optimizer 'adamm'"),
+        (["--steps", "0"], "--steps must be >= 1"),
+        (["--grid", "1e-3:x:2"], "bad learning-rate grid"),
+    ],
+)
+def test_bench_cli_errors_are_clear(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_sweep_benchmark_prints_a_ratio(capsys):
+    code = sweep_benchmark.main(
+        ["--tasks", "quadratic", "--lrs", "2", "--seeds", "1", "--steps", "20", "--repeats", "1"]
+    )
+    assert code == 0
+    assert "ratio" in capsys.readouterr().out
