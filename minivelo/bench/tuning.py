@@ -62,7 +62,8 @@ def smoothed(curve, fraction: float = FINAL_FRACTION) -> np.ndarray:
     cumsum = np.cumsum(np.concatenate([[0.0], curve]))
     t = np.arange(1, len(curve) + 1)
     start = np.maximum(0, t - w)
-    return (cumsum[t] - cumsum[start]) / (t - start)
+    with np.errstate(invalid="ignore", over="ignore"):  # a diverged curve gives nan/inf
+        return (cumsum[t] - cumsum[start]) / (t - start)
 
 
 def steps_to_reach(curve, target: float, fraction: float = FINAL_FRACTION) -> int | None:
