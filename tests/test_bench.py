@@ -136,19 +136,23 @@ def test_optimizer_specs_and_registry():
 def test_benchmark_rows_table_and_figures(tmp_path):
     rows = report.run_benchmark(
         ["quadratic", "rosenbrock"],
-        ["sgd", "adam:lr=1e-5"],
+        ["sgd", "adam:lr=1e-5", "adam:lr=0.01"],
         num_steps=60,
         learning_rates=tuning.log_grid(1e-3, 1.0, 1),
         progress=False,
     )
-    assert [r.optimizer for r in rows[:3]] == ["adam (tuned)", "sgd (lr=0.1)", "adam (lr=1e-05)"]
+    labels = ["adam (tuned)", "sgd (lr=0.1)", "adam (lr=1e-05)", "adam (lr=0.01)"]
+    assert [r.optimizer for r in rows[:4]] == labels
     assert rows[0].is_baseline and rows[0].speedup == 1.0
+    assert rows[0].grid_curves.shape == (4, 60)
     poor = rows[2]
     assert poor.final_loss > poor.baseline_final_loss and poor.speedup < 1.0
+    on_grid = rows[3]  # 0.01 is a grid point: the sweep's run is reused, not retrained
+    assert on_grid.compile_s == 0.0 and on_grid.final_loss == rows[0].grid_final_losses[1]
     csv_path, md_path = report.write_table(rows, tmp_path)
     with open(csv_path) as f:
         table = list(csv.DictReader(f))
-    assert len(table) == 6 and set(report.COLUMNS) == set(table[0])
+    assert len(table) == 8 and set(report.COLUMNS) == set(table[0])
     assert "| task | optimizer |" in md_path.read_text()
     report.plot_speedups(rows, tmp_path / "speedups.png")
     report.plot_curves(rows, tmp_path / "curves.png")

@@ -38,11 +38,23 @@ class Row:
     run_s: float  # wall time of this row's runs (for a tuned row: the whole grid)
     is_baseline: bool = False
     curve: np.ndarray = dataclasses.field(repr=False, default=None)  # [T], mean over seeds
+    # Baseline rows only: the whole tuning grid (rates [L], final losses [L], curves [L, T]).
+    grid_learning_rates: np.ndarray | None = dataclasses.field(repr=False, default=None)
+    grid_final_losses: np.ndarray | None = dataclasses.field(repr=False, default=None)
+    grid_curves: np.ndarray | None = dataclasses.field(repr=False, default=None)
 
     def speedup_text(self) -> str:
         if not math.isfinite(self.final_loss):
             return "diverged"
         return f"{'' if self.reached else '>'}{self.speedup:.2f}x"
+
+
+def _grid_index(spec, base, grid) -> int | None:
+    """Where a fixed-rate spec of the baseline's optimizer sits on the tuning grid, if it does."""
+    if spec.tuned or spec.entry.name != base.entry.name or spec.learning_rate is None:
+        return None
+    hits = np.flatnonzero(np.isclose(grid, spec.learning_rate, rtol=1e-6))
+    return int(hits[0]) if hits.size else None
 
 
 def _resolve_task(task) -> Task:
@@ -61,7 +73,9 @@ def run_benchmark(
     """Benchmark ``optimizer_specs`` (see :func:`minivelo.bench.optimizers.parse_spec`)
     against ``baseline`` tuned on ``learning_rates`` on each task.
 
-    Returns one row for the tuned baseline and one per spec, for every task.
+    Returns one row for the tuned baseline and one per spec, for every task. A spec the
+    baseline's sweep already ran (e.g. ``"adam"`` at 1e-3, a grid point; or ``"adam:tuned"``)
+    reuses those runs instead of training again; its ``run_s`` is its share of the sweep.
     """
     num_steps = training.check_num_steps(num_steps)
     specs = [optimizers.parse_spec(s) for s in optimizer_specs]
@@ -77,7 +91,8 @@ def run_benchmark(
     bar = tqdm(total=len(task_objects) * (1 + len(specs)), disable=not progress, unit="run")
     rows: list[Row] = []
     for task in task_objects:
-        bar.set_description(f"{task.config.get('family', task.name)}: tuning {base.entry.name}")
+        family = task.config.get("family", task.name)
+        bar.set_description(f"{family}: tuning {base.entry.name}")
         tuned = tuning.tune_learning_rate(
             task, lambda lr: base.make(num_steps, lr), num_steps, learning_rates, seeds
         )
@@ -98,17 +113,32 @@ def run_benchmark(
                 tuned.run_s,
                 is_baseline=True,
                 curve=base_curve,
+                grid_learning_rates=tuned.learning_rates,
+                grid_final_losses=tuned.final_losses,
+                grid_curves=tuned.losses.mean(1),
             )
         )
         for spec in specs:
-            bar.set_description(f"{task.config.get('family', task.name)}: {spec.label}")
+            bar.set_description(f"{family}: {spec.label}")
+            on_grid = _grid_index(spec, base, tuned.learning_rates)
             if spec.tuned:
-                result = tuning.tune_learning_rate(
-                    task, lambda lr, s=spec: s.make(num_steps, lr), num_steps, learning_rates, seeds
-                )
+                result = tuned
+                if spec.entry.name != base.entry.name:
+                    result = tuning.tune_learning_rate(
+                        task,
+                        lambda lr, s=spec: s.make(num_steps, lr),
+                        num_steps,
+                        learning_rates,
+                        seeds,
+                    )
                 lr, curve = result.best_learning_rate, result.best_curve
                 final = float(result.final_losses[result.best_index])
                 compile_s, run_s = result.compile_s, result.run_s
+            elif on_grid is not None:
+                # The baseline's sweep already ran this exact setting: reuse it.
+                lr, curve = spec.learning_rate, tuned.losses[on_grid].mean(0)
+                final = float(tuned.final_losses[on_grid])
+                compile_s, run_s = 0.0, tuned.run_s / len(tuned.learning_rates)
             else:
                 runs = training.train_seeds(task, spec.make(num_steps), num_steps, seeds)
                 lr, curve = spec.learning_rate, runs.losses.mean(0)
@@ -118,7 +148,7 @@ def run_benchmark(
             rows.append(
                 Row(
                     task.name,
-                    spec.label if not spec.tuned else f"{spec.entry.name} (tuned)",
+                    spec.label,
                     lr,
                     final,
                     base_final,
