@@ -6,7 +6,8 @@ Public API (each piece lives in the module named after the concept it teaches):
 """
 
 from minivelo import optim
+from minivelo.lopt.velo.optimizer import velo
 
 __version__ = "0.1.0"
 
-__all__ = ["optim", "__version__"]
+__all__ = ["optim", "lopt", "velo", "__version__"]

@@ -1,0 +1,231 @@
+r"""``minivelo.velo``: VeLO as an optax transformation.
+
+.. code-block:: python
+
+    tx = minivelo.velo(num_steps=1000, weights="path/to/params")
+    state = tx.init(params)
+    updates, state = tx.update(grads, state, params, loss=loss)
+    params = optax.apply_updates(params, updates)
+
+What the wrapper adds around one VeLO update (:mod:`.fused`, or :mod:`.reference`):
+
+- **Weight decay** (as the published wrapper): :math:`g \leftarrow g + \lambda p` and
+  :math:`L \leftarrow L + \lambda \sum p^2`.
+- **Long runs** (as the published wrapper): above 150,000 steps, gradients and losses are
+  averaged over :math:`k = \lceil N / 150\,000 \rceil` calls and VeLO steps once per k calls
+  with horizon :math:`N // k`; the other calls return zero updates.
+- **Past num_steps** (published behaviour, kept): nothing stops; the fraction-trained
+  features keep growing past 1 (VeLO was never trained there, so expect it to behave as
+  at the end of training or worse).
+- **Non-finite loss or gradients** (our choice; the published model would spread NaN into
+  its state): the call is skipped. Updates are zero, the state is unchanged, and
+  ``state.num_skipped`` counts such calls.
+"""
+
+from __future__ import annotations
+
+import math
+import pathlib
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from minivelo.lopt.velo import checkpoint, fused, reference
+from minivelo.lopt.velo.params import as_float32, infer_config
+from minivelo.lopt.velo.state import VeLOState, init_state
+
+# Where trained minivelo weights ship inside the package; velo(weights=None) loads the
+# first file that exists here.
+WEIGHTS_DIR = pathlib.Path(__file__).resolve().parents[2] / "weights"
+SHIPPED_WEIGHTS = ("minivelo_small.msgpack",)
+# The published wrapper's longest horizon without gradient accumulation.
+MAX_HORIZON = 150_000
+IMPLEMENTATIONS = {"fused": fused.update, "reference": reference.update}
+
+
+class VeLOOptimizerState(NamedTuple):
+    velo: VeLOState  # the model's own state
+    num_skipped: jax.Array  # int32: calls skipped for a non-finite loss or gradient
+    grad_sum: Any  # running sum of gradients (accumulation only, else None)
+    loss_sum: jax.Array  # running sum of losses (accumulation only)
+    num_accumulated: jax.Array  # int32: calls in the running sums
+
+
+def shipped_weights_path() -> pathlib.Path | None:
+    """The shipped minivelo weights file, or None while none has been trained yet."""
+    for name in SHIPPED_WEIGHTS:
+        if (WEIGHTS_DIR / name).exists():
+            return WEIGHTS_DIR / name
+    return None
+
+
+def load_weights(weights) -> dict:
+    """Meta-parameters from ``weights`` (see :func:`velo`) as a float32 jax tree."""
+    if weights is None:
+        path = shipped_weights_path()
+        if path is None:
+            raise ValueError(
+                "minivelo ships no trained VeLO weights yet (none found in "
+                f"{WEIGHTS_DIR}). Pass weights=...: a published VeLO 'params' file (see "
+                "minivelo.lopt.velo.download.fetch_published_weights), a flat .npz like "
+                "golden_a/meta_params.npz, or a pytree such as "
+                "minivelo.lopt.velo.params.init_meta_params(key, 'small') (untrained)."
+            )
+        weights = path
+    theta = as_float32(checkpoint.load(weights))
+    infer_config(theta)
+    return theta
+
+
+def velo(
+    num_steps: int,
+    *,
+    weights=None,
+    weight_decay: float = 0.0,
+    implementation: str = "fused",
+) -> optax.GradientTransformationExtraArgs:
+    r"""VeLO (Metz et al. 2022), the learned optimizer, as an optax transformation.
+
+    .. math::
+        \Delta p = d \cdot \mathrm{rms}(p) \cdot e^{0.001 a} \cdot 0.001 \cdot
+        \text{lr\_mult}, \qquad p \leftarrow p - \Delta p
+
+    where, per tensor, an LSTM reads 30 features (training progress, loss features,
+    momentum and second-moment statistics) and sets ``lr_mult`` and the mixing of a bank
+    of tiny MLPs; the MLP maps each parameter's 30 channels to direction :math:`d` and
+    magnitude :math:`a`. See :mod:`minivelo.lopt.velo` for each piece.
+
+    Args:
+      num_steps: the planned length of training (VeLO conditions on the fraction done).
+      weights: the meta-parameters: a path to a published-format msgpack checkpoint (the
+        ``params`` file), a path to a flat ``.npz`` (names like ``rnn_params/linear_1/w``),
+        or an in-memory pytree in the published nesting. Sizes are read off the shapes.
+        None loads the weights shipped in ``minivelo/weights/`` (``minivelo_small.msgpack``)
+        and raises a ValueError saying how to pass weights while none ship.
+      weight_decay: :math:`\lambda`; adds :math:`\lambda p` to g and
+        :math:`\lambda \sum p^2` to the loss, as the published wrapper does.
+      implementation: ``"fused"`` (fast, the default) or ``"reference"`` (plain).
+
+    Returns:
+      An ``optax.GradientTransformationExtraArgs`` whose
+      ``update(grads, state, params, *, loss)`` needs ``params`` and the training ``loss``
+      (a keyword). Works under ``jax.jit`` and with ``flax.nnx.Optimizer``
+      (``optimizer.update(model, grads, loss=loss)``).
+
+    Example::
+
+      tx = minivelo.velo(1000, weights=theta)
+      updates, state = tx.update(grads, state, params, loss=loss)
+    """
+    num_steps = int(num_steps)
+    if num_steps < 1:
+        raise ValueError(f"num_steps must be a positive integer, got {num_steps}")
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f"implementation must be one of {sorted(IMPLEMENTATIONS)}")
+    theta = load_weights(weights)
+    one_update = IMPLEMENTATIONS[implementation]
+    # Long runs: average k calls per VeLO step and tell VeLO the horizon in VeLO steps.
+    accumulate = math.ceil(num_steps / MAX_HORIZON) if num_steps > MAX_HORIZON else 1
+    horizon = num_steps // accumulate
+    weight_decay = float(weight_decay)
+
+    def init_fn(params):
+        _check_params(params)
+        params32 = jax.tree.map(lambda p: jnp.asarray(p, jnp.float32), params)
+        zero = jnp.zeros((), jnp.int32)
+        grad_sum = jax.tree.map(jnp.zeros_like, params32) if accumulate > 1 else None
+        return VeLOOptimizerState(
+            init_state(params32, theta), zero, grad_sum, jnp.zeros((), jnp.float32), zero
+        )
+
+    def update_fn(grads, state, params=None, *, loss=None, **extra_args):
+        del extra_args  # other transforms' extra arguments
+        if params is None:
+            raise ValueError(
+                "velo needs the parameters: call tx.update(grads, state, params, loss=loss)"
+            )
+        if loss is None:
+            raise ValueError(
+                "velo needs the training loss: call tx.update(grads, state, params, loss=loss)"
+            )
+        _check_params(params)
+        if jax.tree.structure(grads) != jax.tree.structure(params):
+            raise ValueError(
+                "grads and params have different tree structures: "
+                f"{jax.tree.structure(grads)} vs {jax.tree.structure(params)}"
+            )
+        loss = jnp.asarray(loss, jnp.float32)
+        if loss.shape != ():
+            raise ValueError(f"loss must be a scalar, got shape {loss.shape}")
+        dtypes = jax.tree.map(lambda p: p.dtype, params)
+        params32 = jax.tree.map(lambda p: jnp.asarray(p, jnp.float32), params)
+        grads32 = jax.tree.map(lambda g: jnp.asarray(g, jnp.float32), grads)
+        if weight_decay:
+            grads32 = jax.tree.map(lambda g, p: g + weight_decay * p, grads32, params32)
+            loss = loss + weight_decay * sum(jnp.sum(p * p) for p in jax.tree.leaves(params32))
+
+        # NaN or inf anywhere: skip this call entirely.
+        finite = jnp.isfinite(loss)
+        for g in jax.tree.leaves(grads32):
+            finite &= jnp.all(jnp.isfinite(g))
+
+        def zeros():
+            return jax.tree.map(lambda p, dtype: jnp.zeros(p.shape, dtype), params32, dtypes)
+
+        def velo_step(grads_mean, loss_mean, velo_state):
+            steps, new_state, _ = one_update(
+                theta, velo_state, grads_mean, params32, loss_mean, horizon
+            )
+            updates = jax.tree.map(lambda s, dtype: (-s).astype(dtype), steps, dtypes)
+            return updates, new_state
+
+        def take(state):
+            if accumulate == 1:
+                updates, new_velo = velo_step(grads32, loss, state.velo)
+                return updates, state._replace(velo=new_velo)
+            grad_sum = jax.tree.map(jnp.add, state.grad_sum, grads32)
+            loss_sum, count = state.loss_sum + loss, state.num_accumulated + 1
+
+            def apply(_):
+                mean = jax.tree.map(lambda s: s / accumulate, grad_sum)
+                updates, new_velo = velo_step(mean, loss_sum / accumulate, state.velo)
+                cleared = jax.tree.map(jnp.zeros_like, grad_sum)
+                return updates, state._replace(
+                    velo=new_velo,
+                    grad_sum=cleared,
+                    loss_sum=jnp.zeros_like(loss_sum),
+                    num_accumulated=jnp.zeros_like(count),
+                )
+
+            def wait(_):
+                return zeros(), state._replace(
+                    grad_sum=grad_sum, loss_sum=loss_sum, num_accumulated=count
+                )
+
+            return jax.lax.cond(count >= accumulate, apply, wait, None)
+
+        def skip(state):
+            return zeros(), state._replace(num_skipped=state.num_skipped + 1)
+
+        return jax.lax.cond(finite, take, skip, state)
+
+    return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def _check_params(params) -> None:
+    if params is None:
+        raise ValueError("velo needs the parameters (got None)")
+    leaves = jax.tree_util.tree_leaves_with_path(params)
+    if not leaves:
+        raise ValueError("velo got an empty parameter tree")
+    for path, p in leaves:
+        dtype = jnp.result_type(p)
+        if not jnp.issubdtype(dtype, jnp.floating):
+            raise TypeError(
+                f"velo optimizes floating-point parameters only; parameter "
+                f"{jax.tree_util.keystr(path)} has dtype {dtype}"
+            )
+        if jnp.size(p) == 0:
+            raise ValueError(f"parameter {jax.tree_util.keystr(path)} is empty (size 0)")
