@@ -1,0 +1,377 @@
+r"""The meta-training loop: outer steps, checkpoints, validation, metrics.
+
+One outer step:
+
+1. every member of the population runs one segment of ``unroll_length`` inner steps
+   (:class:`~minivelo.meta.population.Population`), and the estimator (``es``, ``pes`` or
+   ``tbptt``) turns the segments into a meta-gradient :math:`\hat g`;
+2. the outer optimizer updates the meta-parameters,
+   :math:`\theta \leftarrow \theta - \mathrm{Adam}(\mathrm{clip}(\hat g, c))`, with the
+   gradient's global norm clipped to ``outer_clip`` (ES and PES estimates are heavy-tailed).
+
+Every ``eval_every`` steps :math:`\theta` trains the *validation* tasks (sampled apart from
+the training tasks) for a whole horizon, and the best :math:`\theta` so far is kept in
+``best.npz``: held-out quality swings between steps, so we select on it rather than take
+the last. Every ``checkpoint_every`` steps the whole state (:math:`\theta`, Adam's moments,
+every member's inner run, the best score) goes to ``checkpoint.npz``, atomically.
+
+Determinism: outer step ``t`` uses the key ``fold_in(key(seed), t)``; nothing else is
+random. A run resumed from its checkpoint therefore ends with exactly the numbers of an
+uninterrupted one (tested), and ``metrics.jsonl`` is cut back to the checkpoint's step
+before the resumed run appends to it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import time
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+
+from minivelo.meta import checkpoint, evaluate, learned_optimizers, population
+
+PyTree = Any
+# Settings that may differ between a checkpoint and the run resuming it.
+RESUMABLE_CHANGES = ("outer_steps",)
+
+
+@dataclasses.dataclass(frozen=True)
+class MetaConfig:
+    """Everything that defines a meta-training run (the JSON config file, field for field)."""
+
+    seed: int = 0
+    optimizer: dict = dataclasses.field(default_factory=lambda: {"kind": "mlp"})
+    family: Any = "mnist1d_mlp"  # a family name or {"name", "choices", "fixed"}
+    num_tasks: int = 4  # training tasks (one vmapped group each)
+    members_per_task: int = 4  # persistent inner runs per task
+    num_steps: int = 500  # the inner training horizon N
+    unroll_length: int = 25  # K inner steps per segment
+    estimator: str = "es"  # "es", "pes" or "tbptt"
+    sigma: float = 0.01  # ES / PES perturbation scale
+    loss_cap: float = 1.0  # cap on log(l_t / l_0) in the meta-objective
+    outer_steps: int = 500
+    outer_learning_rate: float = 3e-3
+    outer_clip: float = 1.0  # global-norm clip of the meta-gradient
+    checkpoint_every: int = 25
+    eval_every: int = 50  # 0: never validate
+    num_val_tasks: int = 2
+    val_seeds: int = 1
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, settings: dict) -> MetaConfig:
+        if not isinstance(settings, dict):
+            raise ValueError(
+                f"a meta-training config is a JSON object, got {type(settings).__name__}"
+            )
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(settings) - set(fields))
+        if unknown:
+            raise ValueError(f"unknown config key(s) {unknown}; known: {sorted(fields)}")
+        config = cls(**settings)
+        config.validate()
+        return config
+
+    @classmethod
+    def from_json(cls, path) -> MetaConfig:
+        path = pathlib.Path(path)
+        try:
+            settings = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON: {err}") from None
+        return cls.from_dict(settings)
+
+    def validate(self) -> None:
+        positive = (
+            "num_tasks",
+            "members_per_task",
+            "num_steps",
+            "unroll_length",
+            "outer_steps",
+            "checkpoint_every",
+            "num_val_tasks",
+            "val_seeds",
+        )
+        for name in positive:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.eval_every, int) or self.eval_every < 0:
+            raise ValueError(f"eval_every must be an integer >= 0, got {self.eval_every!r}")
+        for name in ("sigma", "loss_cap", "outer_learning_rate", "outer_clip"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if self.num_steps % self.unroll_length:
+            raise ValueError(
+                f"num_steps ({self.num_steps}) must be a multiple of "
+                f"unroll_length ({self.unroll_length})"
+            )
+        if self.estimator not in ("es", "pes", "tbptt"):
+            raise ValueError(f"estimator must be 'es', 'pes' or 'tbptt', got {self.estimator!r}")
+        if not isinstance(self.optimizer, dict):
+            raise ValueError(
+                f"optimizer must be an object like {{'kind': 'mlp'}}, got {self.optimizer!r}"
+            )
+
+    def identity(self) -> dict:
+        """The settings a checkpoint must share with the run that resumes it."""
+        return {k: v for k, v in self.to_dict().items() if k not in RESUMABLE_CHANGES}
+
+
+class TrainState(NamedTuple):
+    theta: PyTree
+    outer_state: PyTree
+    pool: tuple
+    step: int  # outer steps done
+    best_score: float  # best validation score so far (inf before the first)
+    best_step: int
+    elapsed_s: float  # wall-clock seconds of meta-training so far (resumes add up)
+
+
+def outer_optimizer(config: MetaConfig) -> optax.GradientTransformation:
+    """Adam on the meta-parameters, after clipping the meta-gradient's global norm."""
+    return optax.chain(
+        optax.clip_by_global_norm(config.outer_clip), optax.adam(config.outer_learning_rate)
+    )
+
+
+class MetaTrainer:
+    """Build with a config (and an output directory); ``run()`` meta-trains, resumably."""
+
+    def __init__(self, config: MetaConfig, out_dir=None, *, progress: bool = True, mesh=None):
+        config.validate()
+        self.config = config
+        self.out_dir = None if out_dir is None else pathlib.Path(out_dir)
+        self.progress = progress
+        self.family = population.family_from_spec(config.family)
+        self.train_tasks = population.sample_tasks(self.family, config.seed, config.num_tasks, 0)
+        self.val_tasks = population.sample_tasks(self.family, config.seed, config.num_val_tasks, 1)
+        self.lopt = learned_optimizers.build(config.optimizer, config.num_steps)
+        self.population = population.Population(
+            self.train_tasks,
+            self.lopt,
+            estimator=config.estimator,
+            members_per_task=config.members_per_task,
+            num_steps=config.num_steps,
+            unroll_length=config.unroll_length,
+            loss_cap=config.loss_cap,
+            sigma=config.sigma,
+            mesh=mesh,
+        )
+        self.outer = outer_optimizer(config)
+        # Every array keeps one placement from step to step (theta and Adam's moments
+        # replicated, the members sharded), so the jitted steps compile exactly once.
+        self.replicated = NamedSharding(self.population.mesh, P())
+        self.by_member = NamedSharding(self.population.mesh, P(population.MEMBERS_AXIS))
+        self._outer_update = jax.jit(self._apply_outer, out_shardings=self.replicated)
+        self._val_runners: dict[int, Any] = {}
+
+    # ------------------------------------------------------------------ state
+    @property
+    def key(self) -> jax.Array:
+        return jax.random.PRNGKey(self.config.seed)
+
+    def initial_state(self) -> TrainState:
+        theta = self.lopt.init_meta_params(jax.random.fold_in(self.key, 0))
+        pool = self.population.init(theta, jax.random.fold_in(self.key, 1))
+        theta = jax.device_put(theta, self.replicated)
+        outer_state = jax.device_put(self.outer.init(theta), self.replicated)
+        return TrainState(theta, outer_state, pool, 0, float("inf"), 0, 0.0)
+
+    def _apply_outer(self, theta, outer_state, gradient):
+        updates, outer_state = self.outer.update(gradient, outer_state, theta)
+        return optax.apply_updates(theta, updates), outer_state, optax.global_norm(gradient)
+
+    def outer_step(self, state: TrainState) -> tuple[TrainState, dict]:
+        key = jax.random.fold_in(jax.random.fold_in(self.key, 2), state.step)
+        gradient, metrics, pool = self.population.step(state.theta, state.pool, key)
+        theta, outer_state, grad_norm = self._outer_update(state.theta, state.outer_state, gradient)
+        record = {
+            "step": state.step + 1,
+            "meta_loss": float(metrics["meta_loss"]),
+            "grad_norm": float(grad_norm),
+            "restarts": int(metrics["restarts"]),
+        }
+        return state._replace(
+            theta=theta, outer_state=outer_state, pool=pool, step=state.step + 1
+        ), record
+
+    # ------------------------------------------------------------- validation
+    def validate(self, theta) -> float:
+        """:func:`evaluate.validation_score` of ``theta`` on the validation tasks."""
+        keys = evaluate.seeds_keys(range(100, 100 + self.config.val_seeds))
+        losses = []
+        for i, task in enumerate(self.val_tasks):
+            if i not in self._val_runners:
+                self._val_runners[i] = evaluate.lopt_runner(task, self.lopt, self.config.num_steps)
+            losses.append(np.asarray(self._val_runners[i](theta, keys)))
+        return float(np.mean([evaluate.validation_score(x) for x in losses]))
+
+    # ------------------------------------------------------------ checkpoints
+    def _tree(self, state: TrainState) -> dict:
+        return {"theta": state.theta, "outer_state": state.outer_state, "pool": state.pool}
+
+    def _header(self, state: TrainState) -> dict:
+        return {
+            "config": self.config.to_dict(),
+            "identity": self.config.identity(),
+            "step": state.step,
+            "best_score": state.best_score if np.isfinite(state.best_score) else None,
+            "best_step": state.best_step,
+            "elapsed_s": state.elapsed_s,
+        }
+
+    def save(self, state: TrainState, name: str = "checkpoint.npz") -> None:
+        if self.out_dir is not None and jax.process_index() == 0:
+            checkpoint.save(self.out_dir / name, self._tree(state), self._header(state))
+
+    def save_snapshot(self, state: TrainState, score: float) -> None:
+        """``snapshots/step_<t>.npz``: theta alone (a few kB) at every validation, so a
+        later reader can pick the best within a compute budget or plot the progress."""
+        if self.out_dir is not None and jax.process_index() == 0:
+            header = {**self._header(state), "val_score": score}
+            path = self.out_dir / "snapshots" / f"step_{state.step:06d}.npz"
+            checkpoint.save(path, {"theta": state.theta}, header)
+
+    def restore(self, path) -> TrainState:
+        """The state saved at ``path``; :class:`~.checkpoint.CheckpointError` if unusable."""
+        template = self._tree(self.initial_state())
+        tree, header = checkpoint.load(path, template, expect={"identity": self.config.identity()})
+        best = header["best_score"]
+        return TrainState(
+            theta=jax.device_put(tree["theta"], self.replicated),
+            outer_state=jax.device_put(tree["outer_state"], self.replicated),
+            pool=jax.device_put(tree["pool"], self.by_member),
+            step=int(header["step"]),
+            best_score=float("inf") if best is None else float(best),
+            best_step=int(header["best_step"]),
+            elapsed_s=float(header["elapsed_s"]),
+        )
+
+    # --------------------------------------------------------------- metrics
+    @property
+    def metrics_path(self) -> pathlib.Path | None:
+        return None if self.out_dir is None else self.out_dir / "metrics.jsonl"
+
+    def _truncate_metrics(self, step: int) -> None:
+        """Drop records after ``step`` (written by the run after its last checkpoint)."""
+        path = self.metrics_path
+        if path is None or not path.exists():
+            return
+        kept = [
+            line
+            for line in path.read_text().splitlines()
+            if line.strip() and json.loads(line)["step"] <= step
+        ]
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text("".join(line + "\n" for line in kept))
+        tmp.replace(path)
+
+    def _log(self, record: dict) -> None:
+        if self.metrics_path is not None and jax.process_index() == 0:
+            with open(self.metrics_path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+    # ------------------------------------------------------------------- run
+    def run(self, resume: bool = False, stop_at: int | None = None) -> TrainState:
+        """Meta-train to ``outer_steps`` (or stop after outer step ``stop_at``, as if killed).
+
+        ``resume``: continue from ``out_dir/checkpoint.npz`` if it exists.
+        """
+        if self.out_dir is not None:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            (self.out_dir / "config.json").write_text(
+                json.dumps(self.config.to_dict(), indent=2) + "\n"
+            )
+        ckpt = None if self.out_dir is None else self.out_dir / "checkpoint.npz"
+        if resume and ckpt is not None and ckpt.exists():
+            state = self.restore(ckpt)
+        else:
+            if not resume and self.metrics_path is not None and self.metrics_path.exists():
+                self.metrics_path.unlink()
+            state = self.initial_state()
+        self._truncate_metrics(state.step)
+        config, config_last = self.config, self.config.outer_steps
+        from tqdm.auto import tqdm
+
+        bar = tqdm(
+            total=config_last, initial=state.step, disable=not self.progress, desc="meta-train"
+        )
+        smoothed = None
+        while state.step < config_last and (stop_at is None or state.step < stop_at):
+            start = time.perf_counter()
+            state, record = self.outer_step(state)
+            if config.eval_every and state.step % config.eval_every == 0:
+                score = self.validate(state.theta)
+                record["val_score"] = score
+                self.save_snapshot(state, score)
+                if score < state.best_score:
+                    state = state._replace(best_score=score, best_step=state.step)
+                    self.save(state, "best.npz")
+            state = state._replace(elapsed_s=state.elapsed_s + time.perf_counter() - start)
+            record["elapsed_s"] = round(state.elapsed_s, 2)
+            self._log(record)
+            if state.step % config.checkpoint_every == 0 or state.step == config_last:
+                self.save(state)
+            m = record["meta_loss"]
+            smoothed = m if smoothed is None else 0.95 * smoothed + 0.05 * m
+            bar.set_postfix(meta_loss=f"{smoothed:.4f}", best_val=f"{state.best_score:.3f}")
+            bar.update(1)
+        bar.close()
+        if self.out_dir is not None and jax.process_index() == 0 and self.metrics_path.exists():
+            plot_metrics(self.metrics_path, self.out_dir / "metrics.png")
+        return state
+
+
+def load_theta(path) -> tuple[PyTree, MetaConfig]:
+    """The meta-parameters in a ``checkpoint.npz`` or ``best.npz``, and the run's config."""
+    header, _ = checkpoint.load_arrays(path)
+    config = MetaConfig.from_dict(header["config"])
+    lopt = learned_optimizers.build(config.optimizer, config.num_steps)
+    template = {"theta": lopt.init_meta_params(jax.random.PRNGKey(0))}
+    tree, _ = checkpoint.load(path, template, partial=True)
+    return jax.tree.map(jnp.asarray, tree["theta"]), config
+
+
+def read_metrics(path) -> list[dict]:
+    return [
+        json.loads(line) for line in pathlib.Path(path).read_text().splitlines() if line.strip()
+    ]
+
+
+def plot_metrics(metrics_path, figure_path) -> None:
+    """Meta-loss per outer step (and its moving average) beside the validation score."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = read_metrics(metrics_path)
+    steps = np.array([r["step"] for r in records])
+    meta = np.array([r["meta_loss"] for r in records])
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(10, 3.5))
+    ax0.plot(steps, meta, lw=0.5, alpha=0.5, label="meta-loss")
+    window = max(1, len(meta) // 20)
+    if len(meta) >= window:
+        smooth = np.convolve(meta, np.ones(window) / window, mode="valid")
+        ax0.plot(steps[window - 1 :], smooth, label=f"moving average ({window})")
+    ax0.set(xlabel="outer step", ylabel="mean log(l_t / l_0) over a segment", title="training")
+    ax0.legend()
+    val = [(r["step"], r["val_score"]) for r in records if "val_score" in r]
+    if val:
+        ax1.plot(*zip(*val), "o-")
+    ax1.set(xlabel="outer step", ylabel="log(final / initial loss)", title="validation tasks")
+    fig.tight_layout()
+    fig.savefig(figure_path, dpi=100, metadata={"Software": None})
+    plt.close(fig)
