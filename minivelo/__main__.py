@@ -14,6 +14,9 @@ import sys
 COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("minivelo.compare", "train one offline problem with several optimizers"),
     "figures": ("minivelo.figures", "regenerate every figure in figures/"),
+    "meta-train": ("minivelo.meta.cli", "meta-train a learned optimizer from a JSON config"),
+    "meta-eval": ("minivelo.meta.evaluate", "a meta-trained optimizer vs default and tuned Adam"),
+    "meta-bench": ("minivelo.meta.benchmark", "meta-training throughput vs plain Adam training"),
     "bench": ("minivelo.bench.cli", "optimizers vs learning-rate-tuned Adam on named tasks"),
     "sweep-bench": ("minivelo.bench.sweep_benchmark", "vmapped lr sweep vs runs in turn"),
 }
