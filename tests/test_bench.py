@@ -121,6 +121,9 @@ def test_optimizer_specs_and_registry():
     with pytest.raises(ValueError, match="has no learning rate"):
         optimizers.parse_spec("loss_scaled_sgd:tuned")
 
+    velo = optimizers.get_optimizer("velo")  # minivelo.velo: no learning rate, told the horizon
+    assert not velo.tunable and velo.takes_num_steps
+
     def horizon_aware(num_steps):  # like VeLO: told the run length
         return optax.sgd(1.0 / num_steps)
 
@@ -154,6 +157,9 @@ def test_benchmark_rows_table_and_figures(tmp_path):
         table = list(csv.DictReader(f))
     assert len(table) == 8 and set(report.COLUMNS) == set(table[0])
     assert "| task | optimizer |" in md_path.read_text()
+    rosenbrock_tuned = rows[4]
+    assert rosenbrock_tuned.is_baseline and rosenbrock_tuned.learning_rate == 1.0
+    assert rosenbrock_tuned.at_grid_edge and "1*" in md_path.read_text()
     report.plot_speedups(rows, tmp_path / "speedups.png")
     report.plot_curves(rows, tmp_path / "curves.png")
     assert (tmp_path / "speedups.png").stat().st_size > 1000

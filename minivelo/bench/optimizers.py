@@ -6,7 +6,9 @@ is told the training horizon) the benchmark passes the run length.
 
 Built-in names resolve to :mod:`minivelo.optim` (``sgd``, ``momentum``, ``adagrad``,
 ``rmsprop``, ``adam``, ``adamw``) with the usual default learning rates, and ``velo`` to
-``minivelo.lopt.velo.velo`` once that exists. Add your own with :func:`register_optimizer`.
+:func:`minivelo.velo` (told ``num_steps``; it loads the weights shipped with the package, so
+to benchmark other weights register ``functools.partial(minivelo.velo, weights=theta)``).
+Add your own with :func:`register_optimizer`.
 
 A *spec* string picks the hyperparameters a benchmark row uses:
 
@@ -51,7 +53,7 @@ _BUILTIN: dict[str, tuple[str, str, float | None]] = {
     "rmsprop": ("minivelo.optim", "rmsprop", 1e-3),
     "adam": ("minivelo.optim", "adam", 1e-3),
     "adamw": ("minivelo.optim", "adamw", 1e-3),
-    "velo": ("minivelo.lopt.velo", "velo", None),
+    "velo": ("minivelo", "velo", None),
 }
 
 

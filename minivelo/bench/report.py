@@ -37,6 +37,7 @@ class Row:
     compile_s: float
     run_s: float  # wall time of this row's runs (for a tuned row: the whole grid)
     is_baseline: bool = False
+    at_grid_edge: bool = False  # tuned rows: the best rate is the grid's first or last
     curve: np.ndarray = dataclasses.field(repr=False, default=None)  # [T], mean over seeds
     # Baseline rows only: the whole tuning grid (rates [L], final losses [L], curves [L, T]).
     grid_learning_rates: np.ndarray | None = dataclasses.field(repr=False, default=None)
@@ -112,6 +113,7 @@ def run_benchmark(
                 tuned.compile_s,
                 tuned.run_s,
                 is_baseline=True,
+                at_grid_edge=tuned.at_edge,
                 curve=base_curve,
                 grid_learning_rates=tuned.learning_rates,
                 grid_final_losses=tuned.final_losses,
@@ -121,6 +123,7 @@ def run_benchmark(
         for spec in specs:
             bar.set_description(f"{family}: {spec.label}")
             on_grid = _grid_index(spec, base, tuned.learning_rates)
+            at_edge = False
             if spec.tuned:
                 result = tuned
                 if spec.entry.name != base.entry.name:
@@ -134,6 +137,7 @@ def run_benchmark(
                 lr, curve = result.best_learning_rate, result.best_curve
                 final = float(result.final_losses[result.best_index])
                 compile_s, run_s = result.compile_s, result.run_s
+                at_edge = result.at_edge
             elif on_grid is not None:
                 # The baseline's sweep already ran this exact setting: reuse it.
                 lr, curve = spec.learning_rate, tuned.losses[on_grid].mean(0)
@@ -158,6 +162,7 @@ def run_benchmark(
                     num_steps,
                     compile_s,
                     run_s,
+                    at_grid_edge=at_edge,
                     curve=curve,
                 )
             )
@@ -180,6 +185,7 @@ COLUMNS = (
     "num_steps",
     "compile_s",
     "run_s",
+    "at_grid_edge",
 )
 
 
@@ -202,6 +208,7 @@ def write_table(rows: Sequence[Row], out_dir: str | os.PathLike, stem: str = "re
     ]
     for r in rows:
         lr = "-" if r.learning_rate is None else f"{r.learning_rate:.3g}"
+        lr += "*" if r.at_grid_edge else ""
         needed = (
             f"{r.steps_baseline_needs}" if r.steps_baseline_needs is not None else f">{r.num_steps}"
         )
@@ -216,6 +223,8 @@ def write_table(rows: Sequence[Row], out_dir: str | os.PathLike, stem: str = "re
         "steps taken ('>' marks a lower bound: the baseline never matched). Run time "
         "excludes compilation; a tuned row's time covers its whole learning-rate grid.",
     ]
+    if any(r.at_grid_edge for r in rows):
+        lines += ["", "Rates marked * are the grid's first or last: the grid may be too narrow."]
     md_path.write_text("\n".join(lines) + "\n")
     return csv_path, md_path
 
