@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "meta-bench": ("minivelo.meta.benchmark", "meta-training throughput vs plain Adam training"),
     "bench": ("minivelo.bench.cli", "optimizers vs learning-rate-tuned Adam on named tasks"),
     "sweep-bench": ("minivelo.bench.sweep_benchmark", "vmapped lr sweep vs runs in turn"),
+    "velo-bench": ("minivelo.lopt.velo.benchmark", "VeLO step time vs Adam, XLA temp bytes"),
 }
 
 

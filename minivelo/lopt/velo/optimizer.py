@@ -134,10 +134,13 @@ def velo(
     def init_fn(params):
         _check_params(params)
         params32 = jax.tree.map(lambda p: jnp.asarray(p, jnp.float32), params)
-        zero = jnp.zeros((), jnp.int32)
         grad_sum = jax.tree.map(jnp.zeros_like, params32) if accumulate > 1 else None
         return VeLOOptimizerState(
-            init_state(params32, theta), zero, grad_sum, jnp.zeros((), jnp.float32), zero
+            velo=init_state(params32, theta),
+            num_skipped=jnp.zeros((), jnp.int32),  # distinct buffers, so state can be donated
+            grad_sum=grad_sum,
+            loss_sum=jnp.zeros((), jnp.float32),
+            num_accumulated=jnp.zeros((), jnp.int32),
         )
 
     def update_fn(grads, state, params=None, *, loss=None, **extra_args):
