@@ -29,6 +29,7 @@ import optax
 ScalarOrSchedule = float | Callable[[jax.Array], jax.Array]
 
 __all__ = [
+    "adahessian",
     "sgd",
     "momentum",
     "adagrad",
@@ -630,3 +631,12 @@ def lion(
         return updates, MomentumState(count=_increment(state.count), velocity=velocity)
 
     return optax.GradientTransformation(init, update)
+
+
+# ---------------------------------------------------------------------------------------
+# Second order: AdaHessian lives in minivelo.second_order (with Hutchinson's estimator);
+# it is re-exported here so every optimizer is reachable as minivelo.optim.<name>.
+# Imported last because second_order builds on the helpers above.
+# ---------------------------------------------------------------------------------------
+
+from minivelo.second_order import adahessian  # noqa: E402
