@@ -186,3 +186,22 @@ def test_antithetic_copies_share_batches():
 def test_unknown_learned_optimizer(kind):
     with pytest.raises(ValueError, match="unknown learned optimizer"):
         learned_optimizers.build({"kind": kind}, 10)
+
+
+def test_velo_meta_trains_through_its_functional_update():
+    """VeLO (tiny preset) through the same unroll and ES estimator as the MLP optimizer."""
+    pytest.importorskip("minivelo.lopt.velo.reference")
+    task = tiny_task()
+    lopt = learned_optimizers.build({"kind": "velo", "preset": "tiny"}, num_steps=20)
+    theta = lopt.init_meta_params(jax.random.PRNGKey(0))
+    members = unroll.init_members(task, lopt, theta, jax.random.PRNGKey(1), 2, 20, 5)
+
+    def run(th, s):
+        return unroll.unroll_meta_loss(task, lopt, th, s, 5, 1.0)
+
+    keys = jax.random.split(jax.random.PRNGKey(2), 2)
+    est = jax.jit(lambda th, s: estimators.antithetic_es(run, th, s, keys, 0.01))(theta, members)
+    assert jax.tree.structure(est.gradient) == jax.tree.structure(theta)
+    assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(est.gradient))
+    assert float(jnp.linalg.norm(est.gradient["rnn_params"]["step_size"]["w"])) > 0
+    np.testing.assert_array_equal(est.states.step, [5, 5])

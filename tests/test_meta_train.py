@@ -35,7 +35,7 @@ def leaves(tree):
 
 
 def without_time(records):
-    return [{k: v for k, v in r.items() if k != "elapsed_s"} for r in records]
+    return [{k: v for k, v in r.items() if k not in ("elapsed_s", "cpu_s")} for r in records]
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +202,26 @@ def test_sharded_run_on_four_devices_equals_one_device():
     # shuffled, a member lost) moves numbers by O(1e-2) and more.
     for a, b in zip(out["one"], out["four"]):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+
+
+def test_export_and_evaluation_table(trainer, uninterrupted, tmp_path):
+    from minivelo import bench, optim, tasks
+    from minivelo.lopt import mlp_lopt
+    from minivelo.meta import evaluate, export, learned_optimizers
+
+    path = export.export(trainer.out_dir, "w", out_dir=tmp_path)
+    theta, config, info = mlp_lopt.load_weights(path)
+    assert info["outer_steps"] == uninterrupted[0].best_step
+    assert info["meta_config"] == TINY.to_dict() and info["command"].startswith("python -m")
+    with pytest.raises(FileNotFoundError, match="within the budget"):
+        export.choose_snapshot(trainer.out_dir, max_cpu_s=0.0)
+    # the table's Adam numbers are the benchmark's own runs, on the same seeds
+    task = tasks.build("quadratic", dim=8, condition_number=10.0, noise_scale=0.1)
+    lopt = learned_optimizers.build(TINY.optimizer, 20)
+    rows = evaluate.compare_table([task], lopt, theta, 20, seeds=(0,), log=lambda s: None)
+    direct = bench.train_seeds(task, optim.adam(1e-3), 20, seeds=(0,)).losses
+    np.testing.assert_allclose(rows[0]["adam_default"], bench.final_loss(direct)[0], rtol=1e-5)
+    assert rows[0]["adam_tuned"] <= rows[0]["adam_default"]
+    learned = bench.train_seeds(task, mlp_lopt.mlp_lopt(theta, 20, config), 20, seeds=(0,)).losses
+    np.testing.assert_allclose(rows[0]["learned"], bench.final_loss(learned)[0], rtol=1e-5)
+    assert "1/1" in evaluate.summary([{**rows[0], "learned": 0.0}])

@@ -1,15 +1,15 @@
 """Evaluate learned optimizers on whole training runs, against default and tuned Adam.
 
-The runs use :func:`minivelo.bench.training.training_run` for every optimizer, so the
-learned optimizer and Adam see the same initial weights and the same minibatches (common
-random numbers). The score of a run is its *final loss*, the mean training loss over the
-last 10% of steps; the per-task number is the mean over seeds.
+The runs use :func:`minivelo.bench.training_run` for every optimizer, so the learned
+optimizer and Adam see the same initial weights and the same minibatches (common random
+numbers). Scores follow the benchmark's protocol (:mod:`minivelo.bench.tuning`): the *final
+loss* of a run is its mean training loss over the last 5% of steps, averaged over seeds;
+tuned Adam is the best learning rate of ``bench.DEFAULT_GRID`` (1e-4 to 1, half a decade
+apart), chosen on the very seeds it is scored on, the protocol most favourable to it.
 
 ``python -m minivelo meta-eval --weights W [--family F] [--num-tasks 8]`` prints, for tasks
 of a family that meta-training never saw, the learned optimizer against Adam at its default
-learning rate (1e-3) and Adam with the learning rate tuned per task on a grid of 7 (the
-best final loss, chosen on the very seeds it is scored on: the most favourable protocol
-for the baseline).
+learning rate (1e-3) and Adam with the learning rate tuned per task.
 """
 
 from __future__ import annotations
@@ -26,22 +26,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from minivelo import optim
-from minivelo.bench import training
+from minivelo import bench, optim
 from minivelo.meta import learned_optimizers, population
 from minivelo.tasks.base import Task
 
 PyTree = Any
 ADAM_DEFAULT_LR = 1e-3
-ADAM_GRID = tuple(float(10.0**e) for e in np.arange(-4.0, -0.9, 0.5))  # 1e-4 ... 1e-1
-
-
-def final_loss(losses: np.ndarray) -> np.ndarray:
-    """Mean over the last 10% of steps (last axis): ``[..., T] -> [...]``."""
-    losses = np.asarray(losses, np.float64)
-    tail = max(1, losses.shape[-1] // 10)
-    out = losses[..., -tail:].mean(-1)
-    return np.where(np.isfinite(out), out, np.inf)
+ADAM_GRID = tuple(float(lr) for lr in bench.DEFAULT_GRID)  # 1e-4, 3.2e-4, ..., 1
+final_loss = bench.final_loss  # mean of the last 5% of steps; a non-finite run -> inf
 
 
 def lopt_runner(task: Task, lopt: learned_optimizers.LearnedOptimizer, num_steps: int):
@@ -49,18 +41,13 @@ def lopt_runner(task: Task, lopt: learned_optimizers.LearnedOptimizer, num_steps
 
     def run(theta, keys):
         opt = learned_optimizers.as_optax(lopt, theta)
-        return jax.vmap(lambda k: training.training_run(task, opt, num_steps, k).losses)(keys)
+        return jax.vmap(lambda k: bench.training_run(task, opt, num_steps, k).losses)(keys)
 
     return jax.jit(run)
 
 
 def seeds_keys(seeds) -> jax.Array:
     return jax.vmap(jax.random.PRNGKey)(jnp.asarray(list(seeds)))
-
-
-def adam_sweep(task: Task, num_steps: int, seeds, grid=ADAM_GRID) -> np.ndarray:
-    """Adam's losses for every learning rate of ``grid``: ``[L, S, T]``."""
-    return training.sweep(task, lambda lr: optim.adam(lr), grid, num_steps, seeds).losses
 
 
 def compare_table(
@@ -73,20 +60,20 @@ def compare_table(
     log=print,
 ) -> list[dict]:
     """One row per task: final losses of the learned optimizer, default Adam, tuned Adam."""
-    if ADAM_DEFAULT_LR not in grid:
+    default = np.flatnonzero(np.isclose(grid, ADAM_DEFAULT_LR))
+    if default.size != 1:
         raise ValueError(f"the Adam grid must contain the default learning rate {ADAM_DEFAULT_LR}")
     rows = []
     for task in task_list:
         start = time.perf_counter()
         learned = final_loss(lopt_runner(task, lopt, num_steps)(theta, seeds_keys(seeds))).mean()
-        adam = final_loss(adam_sweep(task, num_steps, seeds, grid)).mean(-1)  # [L]
-        best = int(np.argmin(adam))
+        tuned = bench.tune_learning_rate(task, optim.adam, num_steps, grid, list(seeds))
         row = dict(
             task=task.name,
             learned=float(learned),
-            adam_default=float(adam[list(grid).index(ADAM_DEFAULT_LR)]),
-            adam_tuned=float(adam[best]),
-            tuned_lr=float(grid[best]),
+            adam_default=float(tuned.final_losses[default[0]]),
+            adam_tuned=float(tuned.final_losses[tuned.best_index]),
+            tuned_lr=tuned.best_learning_rate,
             seconds=round(time.perf_counter() - start, 1),
         )
         rows.append(row)
@@ -177,7 +164,7 @@ def main(argv=None) -> int:
     # stream 2 of a seed never used for training (stream 0) or validation (stream 1)
     test_tasks = population.sample_tasks(family, args.task_seed, args.num_tasks, stream=2)
     print(f"family {json.dumps(family_spec)}, {num_steps} steps, {args.seeds} seeds per task")
-    print("final loss = mean training loss over the last 10% of steps; * = learned is lower")
+    print("final loss = mean training loss over the last 5% of steps; * = learned is lower")
     print(format_header())
     rows = compare_table(test_tasks, lopt, theta, num_steps, seeds=range(args.seeds))
     print(summary(rows))
