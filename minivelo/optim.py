@@ -401,8 +401,10 @@ def adam(
         \qquad u_t = -\eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
 
     with :math:`m_0 = v_0 = 0` and :math:`t = 1, 2, \dots`. The bias corrections undo the
-    pull towards the zero initialisation: without them the first steps would be
-    :math:`\sqrt{1-\beta_2}/(1-\beta_1) \approx 0.3` times too small.
+    pull towards the zero initialisation. Without them the first step would be
+    :math:`(1-\beta_1)/\sqrt{1-\beta_2} \approx 3.16` times too *large* (the second
+    moment starts further below its target than the first), peaking near 6.5 times around
+    step 10 with the defaults (lesson 04 prints the table).
 
     Args:
       learning_rate: the step size :math:`\eta` (a number or a schedule).
