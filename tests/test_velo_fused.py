@@ -127,3 +127,12 @@ def test_fused_update_temporaries_stay_small():
     compiled = jax.jit(step, donate_argnums=(0, 1)).lower(params, state, params, 1.0).compile()
     temp_per_param = compiled.memory_analysis().temp_size_in_bytes / num_params
     assert temp_per_param <= 8.0, f"{temp_per_param:.1f} bytes/param of XLA temporaries"
+
+
+def test_tensor_sums_stay_accurate_over_millions_of_equal_terms():
+    """A single sequential float32 accumulation of 3M x 0.1 drifts by ~9%; ours must not."""
+    x = jnp.full((3000, 1000), 0.1, jnp.float32)
+    sum_x, sum_x2 = jax.jit(lambda x: fused._sums([x, x * x]))(x)
+    tenth = float(np.float32(0.1))
+    assert float(sum_x) == pytest.approx(tenth * x.size, rel=1e-4)
+    assert float(sum_x2) == pytest.approx(float(np.float32(tenth * tenth)) * x.size, rel=1e-4)

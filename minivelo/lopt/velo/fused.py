@@ -51,13 +51,18 @@ def _sums(terms: list[jax.Array]) -> list[jax.Array]:
 
     A variadic ``lax.reduce`` is one loop: XLA fuses each term's elementwise expression
     into it, so no term is ever materialised (separate ``jnp.sum`` calls would each
-    re-read the inputs and might materialise shared subexpressions).
+    re-read the inputs). It reduces only the last axis, then sums the small per-row
+    results with ``jnp.sum``: XLA runs a variadic reduce as one sequential float32
+    accumulation, which over millions of equal terms would drift by ~10%.
     """
     shape = jnp.broadcast_shapes(*(t.shape for t in terms))
+    if not shape:
+        return [jnp.asarray(t, jnp.float32) for t in terms]
     terms = tuple(jnp.broadcast_to(t, shape) for t in terms)
     zeros = tuple(jnp.zeros((), jnp.float32) for _ in terms)
     add = lambda xs, ys: tuple(x + y for x, y in zip(xs, ys, strict=True))
-    return list(jax.lax.reduce(terms, zeros, add, tuple(range(len(shape)))))
+    row_sums = jax.lax.reduce(terms, zeros, add, (len(shape) - 1,))
+    return [jnp.sum(r) for r in row_sums]
 
 
 def _after(statistics: jax.Array, new: jax.Array, old: jax.Array) -> jax.Array:
@@ -210,8 +215,8 @@ def _lstm_features(stats, shape, fraction_trained, loss_feats) -> jax.Array:
 def _channel_scales(p, g, m, v, f: acc.FactoredMoments) -> jax.Array:
     """:math:`s_c = (10^{-5} + \\mathrm{mean}(x_c^2))^{-1/2}` for all 30 channels, (30,)."""
     shape, n = p.shape, p.size
-    # rho^2 as a division, not rsqrt(.)^2: the step pass computes rsqrt(v + 1e-6), and if
-    # both passes shared that expensive value, XLA would store it as a full-size temporary.
+    # Spelled so that no full-size value is shared with the step pass (XLA would store it
+    # as a temporary): rho^2 as a division, not rsqrt(.)^2; (g q)^2 as g^2 q^2.
     rho2 = 1.0 / (v + 1e-6)
     q, q_m, _, _ = _factors(f, shape)
     g_clip = jnp.clip(g, -0.1, 0.1)
@@ -221,9 +226,9 @@ def _channel_scales(p, g, m, v, f: acc.FactoredMoments) -> jax.Array:
         + [v * v]  # 6
         + [m[i] * m[i] * rho2 for i in range(3)]  # 7-9
         + [rho2]  # 10
-        + [(g * q[i]) ** 2 for i in range(3)]  # 11-13
+        + [g * g * (q[i] * q[i]) for i in range(3)]  # 11-13
         + [g * g * rho2]  # 14
-        + [(m[i] * q_m[i]) ** 2 for i in range(3)]  # 27-29
+        + [m[i] * m[i] * (q_m[i] * q_m[i]) for i in range(3)]  # 27-29
     )
     if acc.factored_axes(shape) is None:
         u = f.row.reshape(3, -1)  # channels 15-26 are full-size for vectors and scalars
@@ -260,19 +265,21 @@ def _tensor_step(weights, channel_scales, scale, p, g, m, v, f):
         "b...,bk->k...", jax.lax.rsqrt(col + 1e-8), w0[RSQRT_COL : RSQRT_COL + 3]
     )
 
+    # The 18 per-element channels (unnormalised: the scales are folded into w0).
     rho = jax.lax.rsqrt(v + 1e-6)
-    g_clip = jnp.clip(g, -0.1, 0.1)
-    g_rho = g * rho
+    channels = {G: g, G_CLIP: jnp.clip(g, -0.1, 0.1), P: p, V: v, RHO: rho, G_RHO: g * rho}
+    for i in range(3):
+        channels[M + i] = m[i]
+        channels[M_RHO + i] = m[i] * rho
+        channels[FAC_G + i] = g * q[i]
+        channels[FAC_M + i] = m[i] * q_m[i]
 
     # First layer, 4 units, written out as scalar-weighted sums so XLA emits one loop.
     hidden0 = []
     for k in range(4):
         h = b0[k] + row_term[k] + col_term[k]
-        h = h + w0[G, k] * g + w0[G_CLIP, k] * g_clip + w0[P, k] * p + w0[V, k] * v
-        h = h + w0[RHO, k] * rho + w0[G_RHO, k] * g_rho
-        for i in range(3):
-            h = h + m[i] * (w0[M + i, k] + w0[M_RHO + i, k] * rho)
-            h = h + w0[FAC_G + i, k] * g * q[i] + w0[FAC_M + i, k] * m[i] * q_m[i]
+        for c, x in channels.items():
+            h = h + w0[c, k] * x
         hidden0.append(jax.nn.relu(h))
     hidden1 = [jax.nn.relu(b1[j] + sum(w1[k, j] * hidden0[k] for k in range(4))) for j in range(4)]
     direction = b2[0] + sum(w2[j, 0] * hidden1[j] for j in range(4))

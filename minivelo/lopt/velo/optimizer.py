@@ -169,10 +169,11 @@ def velo(
             grads32 = jax.tree.map(lambda g, p: g + weight_decay * p, grads32, params32)
             loss = loss + weight_decay * sum(jnp.sum(p * p) for p in jax.tree.leaves(params32))
 
-        # NaN or inf anywhere: skip this call entirely.
+        # NaN or inf anywhere: skip this call entirely. (sum(0 * g) is NaN exactly when
+        # some g is not finite; a float sum vectorises, a boolean all() does not.)
         finite = jnp.isfinite(loss)
         for g in jax.tree.leaves(grads32):
-            finite &= jnp.all(jnp.isfinite(g))
+            finite &= jnp.isfinite(jnp.sum(0.0 * g))
 
         def zeros():
             return jax.tree.map(lambda p, dtype: jnp.zeros(p.shape, dtype), params32, dtypes)
