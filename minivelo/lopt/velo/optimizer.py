@@ -108,6 +108,11 @@ def velo(
         :math:`\lambda \sum p^2` to the loss, as the published wrapper does.
       implementation: ``"fused"`` (fast, the default) or ``"reference"`` (plain).
 
+    Behaviour at the edges (see the module docstring): past ``num_steps`` VeLO keeps
+    stepping with fraction trained > 1 (the published behaviour); a non-finite loss or
+    gradient skips the call (zero updates, state unchanged, ``state.num_skipped += 1``);
+    above 150,000 steps gradients are averaged over ``ceil(num_steps / 150_000)`` calls.
+
     Returns:
       An ``optax.GradientTransformationExtraArgs`` whose
       ``update(grads, state, params, *, loss)`` needs ``params`` and the training ``loss``
