@@ -135,9 +135,13 @@ def test_no_weights_without_shipped_weights_says_how(tmp_path, monkeypatch):
         minivelo.velo(10)
 
 
-def test_shipped_weights_are_used_when_present(tmp_path, monkeypatch, theta):
+@pytest.mark.parametrize("name", optimizer.SHIPPED_WEIGHTS)
+def test_shipped_weights_are_used_when_present(tmp_path, monkeypatch, theta, name):
     monkeypatch.setattr(optimizer, "WEIGHTS_DIR", tmp_path)
-    checkpoint.save(tmp_path / optimizer.SHIPPED_WEIGHTS[0], theta)
+    if name.endswith(".npz"):
+        np.savez(tmp_path / name, **checkpoint.flatten(theta))
+    else:
+        checkpoint.save(tmp_path / name, theta)
     tx = minivelo.velo(10)
     state = tx.init(_params())
     assert state.velo.lstm_hidden.shape == (2, 16)

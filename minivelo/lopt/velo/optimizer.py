@@ -37,9 +37,10 @@ from minivelo.lopt.velo.params import as_float32, infer_config
 from minivelo.lopt.velo.state import VeLOState, init_state
 
 # Where trained minivelo weights ship inside the package; velo(weights=None) loads the
-# first file that exists here.
+# first of these files that exists there (msgpack as checkpoint.save writes it, or a flat
+# .npz with the published names, as checkpoint.flatten gives them).
 WEIGHTS_DIR = pathlib.Path(__file__).resolve().parents[2] / "weights"
-SHIPPED_WEIGHTS = ("minivelo_small.msgpack",)
+SHIPPED_WEIGHTS = ("minivelo_small.msgpack", "minivelo_small.npz")
 # The published wrapper's longest horizon without gradient accumulation.
 MAX_HORIZON = 150_000
 IMPLEMENTATIONS = {"fused": fused.update, "reference": reference.update}
@@ -102,8 +103,9 @@ def velo(
       weights: the meta-parameters: a path to a published-format msgpack checkpoint (the
         ``params`` file), a path to a flat ``.npz`` (names like ``rnn_params/linear_1/w``),
         or an in-memory pytree in the published nesting. Sizes are read off the shapes.
-        None loads the weights shipped in ``minivelo/weights/`` (``minivelo_small.msgpack``)
-        and raises a ValueError saying how to pass weights while none ship.
+        None loads the weights shipped in ``minivelo/weights/`` (``minivelo_small.msgpack``
+        or ``minivelo_small.npz``) and raises a ValueError saying how to pass weights while
+        none ship.
       weight_decay: :math:`\lambda`; adds :math:`\lambda p` to g and
         :math:`\lambda \sum p^2` to the loss, as the published wrapper does.
       implementation: ``"fused"`` (fast, the default) or ``"reference"`` (plain).
