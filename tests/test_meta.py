@@ -190,7 +190,7 @@ def test_unknown_learned_optimizer(kind):
 
 def test_velo_meta_trains_through_its_functional_update():
     """VeLO (tiny preset) through the same unroll and ES estimator as the MLP optimizer."""
-    pytest.importorskip("minivelo.lopt.velo.reference")
+    pytest.importorskip("minivelo.lopt.velo.fused")
     task = tiny_task()
     lopt = learned_optimizers.build({"kind": "velo", "preset": "tiny"}, num_steps=20)
     theta = lopt.init_meta_params(jax.random.PRNGKey(0))

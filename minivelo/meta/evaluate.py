@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import pathlib
 import sys
 import time
@@ -99,7 +98,10 @@ def summary(rows: list[dict]) -> str:
     n = len(rows)
     beat_default = sum(r["learned"] < r["adam_default"] for r in rows)
     beat_tuned = sum(r["learned"] < r["adam_tuned"] for r in rows)
-    ratio = np.exp(np.mean([math.log(r["learned"] / r["adam_tuned"]) for r in rows]))
+    learned = np.array([r["learned"] for r in rows])
+    tuned = np.array([r["adam_tuned"] for r in rows])
+    with np.errstate(divide="ignore"):  # a diverged run has final loss inf
+        ratio = float(np.exp(np.mean(np.log(learned) - np.log(tuned))))
     return (
         f"learned beats Adam(1e-3) on {beat_default}/{n} tasks, tuned Adam on {beat_tuned}/{n}; "
         f"geometric-mean final loss learned / tuned Adam = {ratio:.3f}"

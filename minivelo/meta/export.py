@@ -1,12 +1,12 @@
 """Export a meta-training run's chosen meta-parameters as shipped weights.
 
 ``python -m minivelo.meta.export --run runs/mlp_mnist1d_es --name mlp_lopt_mnist1d
-[--max-cpu-minutes 30]`` picks, among the run's validation snapshots
-(``snapshots/step_*.npz``) taken within the compute budget, the one with the best
-validation score, and writes ``minivelo/weights/<name>.npz`` (the MLP's layers, a few kB)
-and ``<name>.json``: the optimizer's architecture, the meta-training config, the family,
-the outer step, the compute spent until then, the seeds, the command that reproduces the
-run, and a thinned copy of its learning curves (for lesson 07).
+[--max-minutes 30]`` picks, among the run's validation snapshots (``snapshots/step_*.npz``)
+taken within the budget of wall-clock meta-training time (compilation included), the one
+with the best validation score, and writes ``minivelo/weights/<name>.npz`` (the MLP's
+layers, a few kB) and ``<name>.json``: the optimizer's architecture, the meta-training
+config, the family, the outer step, the compute spent until then, the seeds, the command
+that reproduces the run, and a thinned copy of its learning curves (for lesson 07).
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ from minivelo.meta import checkpoint
 from minivelo.meta.train import load_theta, read_metrics
 
 
-def choose_snapshot(run_dir, max_cpu_s: float | None = None) -> tuple[pathlib.Path, dict]:
-    """The best-on-validation snapshot whose CPU time is within ``max_cpu_s``."""
+def choose_snapshot(run_dir, max_seconds: float | None = None) -> tuple[pathlib.Path, dict]:
+    """The best-on-validation snapshot taken within ``max_seconds`` of meta-training."""
     best = None
     for path in sorted(pathlib.Path(run_dir, "snapshots").glob("step_*.npz")):
         header = checkpoint.read_header(path)
-        if max_cpu_s is not None and header.get("cpu_s", 0.0) > max_cpu_s:
+        if max_seconds is not None and header["elapsed_s"] > max_seconds:
             continue
         if best is None or header["val_score"] < best[1]["val_score"]:
             best = (path, header)
@@ -51,9 +51,9 @@ def learning_curves(metrics: list[dict], upto: int, points: int = 200) -> dict:
     }
 
 
-def export(run_dir, name: str, max_cpu_s: float | None = None, out_dir=None) -> pathlib.Path:
+def export(run_dir, name: str, max_seconds: float | None = None, out_dir=None) -> pathlib.Path:
     run_dir = pathlib.Path(run_dir)
-    path, header = choose_snapshot(run_dir, max_cpu_s)
+    path, header = choose_snapshot(run_dir, max_seconds)
     theta, config = load_theta(path)
     if config.optimizer.get("kind", "mlp") != "mlp":
         raise ValueError("only the per-parameter MLP optimizer exports to minivelo/weights")
@@ -66,8 +66,8 @@ def export(run_dir, name: str, max_cpu_s: float | None = None, out_dir=None) -> 
         "val_score": header["val_score"],
         "compute": {
             "wall_s": round(header["elapsed_s"], 1),
-            "cpu_s": round(header["cpu_s"], 1),
-            "note": "until this snapshot, including compilation; the machine was shared",
+            "cpu_s": None if header.get("cpu_s") is None else round(header["cpu_s"], 1),
+            "note": "meta-training time until this snapshot, compilation included",
         },
         "seeds": {
             "seed": config.seed,
@@ -79,7 +79,7 @@ def export(run_dir, name: str, max_cpu_s: float | None = None, out_dir=None) -> 
         "command": (
             f"python -m minivelo meta-train --config CONFIG.json --out {run_dir.as_posix()} && "
             f"python -m minivelo.meta.export --run {run_dir.as_posix()} --name {name}"
-            + (f" --max-cpu-minutes {max_cpu_s / 60:g}" if max_cpu_s else "")
+            + (f" --max-minutes {max_seconds / 60:g}" if max_seconds else "")
         ),
         "meta_config": config.to_dict(),
         "curve": learning_curves(read_metrics(run_dir / "metrics.jsonl"), header["step"]),
@@ -94,10 +94,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minivelo.meta.export", description=__doc__)
     parser.add_argument("--run", required=True, help="a meta-training output directory")
     parser.add_argument("--name", required=True, help="weights name, e.g. mlp_lopt_mnist1d")
-    parser.add_argument("--max-cpu-minutes", type=float, help="only snapshots within this budget")
+    parser.add_argument(
+        "--max-minutes", type=float, help="only snapshots within this much meta-training time"
+    )
     parser.add_argument("--out-dir", help="default: minivelo/weights")
     args = parser.parse_args(argv)
-    budget = None if args.max_cpu_minutes is None else 60 * args.max_cpu_minutes
+    budget = None if args.max_minutes is None else 60 * args.max_minutes
     print(f"wrote {export(args.run, args.name, budget, args.out_dir)}")
     return 0
 

@@ -50,23 +50,30 @@ def mlp(num_steps: int, **settings) -> LearnedOptimizer:
     )
 
 
-def velo(num_steps: int, preset: str = "small") -> LearnedOptimizer:
+def velo(num_steps: int, preset: str = "small", implementation: str = "fused") -> LearnedOptimizer:
     """VeLO (:mod:`minivelo.lopt.velo`) at a preset size, through its functional update.
 
-    Uses the plainly written ``reference.update(theta, state, grads, params, loss,
-    num_steps) -> (steps, state, trace)``; the new parameters are ``params - steps``.
+    Uses ``fused.update`` (or ``reference.update``; they are equal) ``(theta, state, grads,
+    params, loss, num_steps) -> (steps, state, trace)``; the new parameters are
+    ``params - steps``. This is the bare update: the optax wrapper :func:`minivelo.velo`
+    adds skipping of non-finite steps and weight decay, which meta-training does not use
+    (a member that goes non-finite is restarted instead).
     """
+    from minivelo.lopt.velo import fused, reference
     from minivelo.lopt.velo import params as velo_params
-    from minivelo.lopt.velo import reference
     from minivelo.lopt.velo.state import init_state
 
+    implementations = {"fused": fused, "reference": reference}
+    if implementation not in implementations:
+        raise ValueError(f"implementation must be 'fused' or 'reference', got {implementation!r}")
+    module = implementations[implementation]
     if preset not in velo_params.PRESETS:
         raise ValueError(
             f"unknown VeLO preset {preset!r}; choose one of {list(velo_params.PRESETS)}"
         )
 
     def update(theta, grads, state, params, loss):
-        steps, state, _ = reference.update(theta, state, grads, params, loss, num_steps)
+        steps, state, _ = module.update(theta, state, grads, params, loss, num_steps)
         return jax.tree.map(lambda s: -s, steps), state
 
     return LearnedOptimizer(
@@ -74,7 +81,7 @@ def velo(num_steps: int, preset: str = "small") -> LearnedOptimizer:
         init_meta_params=lambda key: velo_params.init_meta_params(key, preset),
         init=lambda theta, params: init_state(params, theta),
         update=update,
-        config={"kind": "velo", "preset": preset},
+        config={"kind": "velo", "preset": preset, "implementation": implementation},
     )
 
 
