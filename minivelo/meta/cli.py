@@ -25,7 +25,20 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--resume", action="store_true", help="continue from DIR/checkpoint.npz")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="multi-host: call jax.distributed.initialize() first (see minivelo.meta.population)",
+    )
+    parser.add_argument("--coordinator", help="with --distributed: HOST:PORT of process 0")
+    parser.add_argument("--num-processes", type=int, help="with --distributed: number of hosts")
+    parser.add_argument("--process-id", type=int, help="with --distributed: this host's index")
     args = parser.parse_args(argv)
+    if args.distributed:
+        import jax
+
+        # without the three options, SLURM / Cloud TPU environments are detected
+        jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
 
     from minivelo.meta.train import MetaConfig, MetaTrainer
 

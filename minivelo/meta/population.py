@@ -22,14 +22,15 @@ gradient mean; nothing in the math changes, so one device and four give the same
 (to float rounding of the reduction).
 
 **Multi-host with jax.distributed.** The same program runs on several hosts (e.g. 4 hosts
-with 8 GPUs each): on every host call ``jax.distributed.initialize()`` (on a cluster
-with SLURM or on Cloud TPU the coordinator is found automatically; otherwise pass
-``coordinator_address="host0:1234", num_processes=4, process_id=i``) *before* anything
-else touches JAX, then run the same ``python -m minivelo meta-train --config ...`` on
-each host. ``jax.devices()`` then lists all 32 devices, the mesh spans them, and each
-host computes its own members. Every host holds the same replicated :math:`\theta` and
-writes the same checkpoint; give ``--out`` a host-local directory (or let only
-``jax.process_index() == 0`` write, which :mod:`minivelo.meta.train` does).
+with 8 GPUs each): run ``python -m minivelo meta-train --distributed --config ...`` on
+every host. ``--distributed`` calls ``jax.distributed.initialize()`` before anything else
+touches JAX; on a SLURM cluster or Cloud TPU it finds the coordinator itself, elsewhere add
+``--coordinator host0:1234 --num-processes 4 --process-id i`` on host ``i`` (from Python:
+call ``jax.distributed.initialize(...)`` before building a :class:`Population`).
+``jax.devices()`` then lists all 32 devices, the mesh spans them, and each host computes
+its own members. Every host holds the same replicated :math:`\theta`; at a
+checkpoint the members are gathered from all hosts and process 0 alone writes, so
+``--out`` should be a filesystem every host sees (``--resume`` reads it on every host).
 """
 
 from __future__ import annotations

@@ -234,9 +234,15 @@ class MetaTrainer:
             "cpu_s": state.cpu_s,
         }
 
-    def save(self, state: TrainState, name: str = "checkpoint.npz") -> None:
-        if self.out_dir is not None and jax.process_index() == 0:
-            checkpoint.save(self.out_dir / name, self._tree(state), self._header(state))
+    def save(self, state: TrainState, name: str = "checkpoint.npz", theta_only=False) -> None:
+        if self.out_dir is None:
+            return
+        tree = {"theta": state.theta} if theta_only else self._tree(state)
+        # Every process joins the gather (multi-host: members live on other hosts' devices);
+        # only process 0 writes.
+        tree = jax.tree.map(_to_host, tree)
+        if jax.process_index() == 0:
+            checkpoint.save(self.out_dir / name, tree, self._header(state))
 
     def save_snapshot(self, state: TrainState, score: float) -> None:
         """``snapshots/step_<t>.npz``: theta alone (a few kB) at every validation, so a
@@ -327,7 +333,7 @@ class MetaTrainer:
                 self.save_snapshot(state, score)
                 if score < state.best_score:
                     state = state._replace(best_score=score, best_step=state.step)
-                    self.save(state, "best.npz")
+                    self.save(state, "best.npz", theta_only=True)
             state = state._replace(
                 elapsed_s=state.elapsed_s + time.perf_counter() - start,
                 cpu_s=state.cpu_s + time.process_time() - start_cpu,
@@ -345,6 +351,15 @@ class MetaTrainer:
         if self.out_dir is not None and jax.process_index() == 0 and self.metrics_path.exists():
             plot_metrics(self.metrics_path, self.out_dir / "metrics.png")
         return state
+
+
+def _to_host(x) -> np.ndarray:
+    """A numpy copy of ``x``, gathered from every host if it is sharded across hosts."""
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+        from jax.experimental import multihost_utils
+
+        return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(jax.device_get(x))
 
 
 def load_theta(path) -> tuple[PyTree, MetaConfig]:
