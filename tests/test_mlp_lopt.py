@@ -97,3 +97,19 @@ def test_weights_round_trip(tmp_path):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(FileNotFoundError):
         mlp_lopt.load_weights(tmp_path / "missing")
+
+
+def test_shipped_weights_beat_default_adam_on_an_unseen_task():
+    """The shipped optimizer (``minivelo/weights/mlp_lopt_mnist1d``) on a task of its family
+    that meta-training never saw: lower final loss than Adam at lr 1e-3, same seeds."""
+    from minivelo import bench, optim
+    from minivelo.meta import population
+
+    theta, config, info = mlp_lopt.load_weights()
+    assert info["outer_steps"] > 0 and info["compute"]["wall_s"] <= 30 * 60
+    family = population.family_from_spec(info["family"])
+    task = population.sample_tasks(family, seed=999, num=1, stream=2)[0]
+    steps = info["meta_config"]["num_steps"]
+    learned = bench.train_seeds(task, mlp_lopt.mlp_lopt(theta, steps, config), steps).losses
+    adam = bench.train_seeds(task, optim.adam(1e-3), steps).losses
+    assert bench.final_loss(learned)[0] < bench.final_loss(adam)[0]

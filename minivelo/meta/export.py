@@ -51,8 +51,12 @@ def learning_curves(metrics: list[dict], upto: int, points: int = 200) -> dict:
     }
 
 
-def export(run_dir, name: str, max_seconds: float | None = None, out_dir=None) -> pathlib.Path:
+def export(
+    run_dir, name: str, max_seconds: float | None = None, out_dir=None, config_path=None
+) -> pathlib.Path:
+    """Write the chosen snapshot's weights; ``config_path`` names the config in the command."""
     run_dir = pathlib.Path(run_dir)
+    config_path = config_path or (run_dir / "config.json").as_posix()
     path, header = choose_snapshot(run_dir, max_seconds)
     theta, config = load_theta(path)
     if config.optimizer.get("kind", "mlp") != "mlp":
@@ -77,7 +81,7 @@ def export(run_dir, name: str, max_seconds: float | None = None, out_dir=None) -
             ),
         },
         "command": (
-            f"python -m minivelo meta-train --config CONFIG.json --out {run_dir.as_posix()} && "
+            f"python -m minivelo meta-train --config {config_path} --out {run_dir.as_posix()} && "
             f"python -m minivelo.meta.export --run {run_dir.as_posix()} --name {name}"
             + (f" --max-minutes {max_seconds / 60:g}" if max_seconds else "")
         ),
@@ -98,9 +102,10 @@ def main(argv=None) -> int:
         "--max-minutes", type=float, help="only snapshots within this much meta-training time"
     )
     parser.add_argument("--out-dir", help="default: minivelo/weights")
+    parser.add_argument("--config", help="the config file the run used (for the recorded command)")
     args = parser.parse_args(argv)
     budget = None if args.max_minutes is None else 60 * args.max_minutes
-    print(f"wrote {export(args.run, args.name, budget, args.out_dir)}")
+    print(f"wrote {export(args.run, args.name, budget, args.out_dir, args.config)}")
     return 0
 
 
