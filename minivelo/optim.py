@@ -173,6 +173,7 @@ def adagrad(
     learning_rate: ScalarOrSchedule,
     initial_accumulator_value: float = 0.1,
     eps: float = 1e-7,
+    eps_in_sqrt: bool = True,
 ) -> optax.GradientTransformation:
     r"""AdaGrad (Duchi, Hazan & Singer 2011): step sizes shrink with the summed squares.
 
@@ -189,12 +190,15 @@ def adagrad(
     possible with :math:`G_0 = 0`) gets a zero update. Pass
     ``initial_accumulator_value=0.0`` for the textbook's start (tested); with
     :math:`G_0 = 0` the first update of every coordinate is then :math:`-\eta\,
-    \mathrm{sign}(g)` (up to :math:`\epsilon`).
+    \mathrm{sign}(g)` (up to :math:`\epsilon`). ``eps_in_sqrt=False`` puts
+    :math:`\epsilon` outside the root, :math:`g / (\sqrt{G_t} + \epsilon)`, as the
+    textbook and PyTorch do (tested against that formula written in NumPy).
 
     Args:
       learning_rate: the step size :math:`\eta` (a number or a schedule).
       initial_accumulator_value: :math:`G_0`, must be >= 0.
-      eps: :math:`\epsilon`, added inside the square root.
+      eps: :math:`\epsilon`, added inside the square root (or outside, see below).
+      eps_in_sqrt: add :math:`\epsilon` inside the square root (optax) or outside.
 
     Returns:
       An ``optax.GradientTransformation``; equal to
@@ -212,8 +216,9 @@ def adagrad(
         eta = _learning_rate_at(learning_rate, state.count)
         sum_of_squares = jax.tree.map(lambda s, g: s + g * g, state.sum_of_squares, grads)  # G_t
 
-        def step(g, s):  # -eta g / sqrt(G_t + eps), and 0 where G_t == 0
-            return jnp.where(s > 0, -eta * g * jax.lax.rsqrt(s + eps), 0.0)
+        def step(g, s):  # -eta g / sqrt(G_t + eps) or -eta g / (sqrt(G_t) + eps); 0 where G_t == 0
+            scale = jax.lax.rsqrt(s + eps) if eps_in_sqrt else 1.0 / (jnp.sqrt(s) + eps)
+            return jnp.where(s > 0, -eta * g * scale, 0.0)
 
         updates = jax.tree.map(step, grads, sum_of_squares)
         return updates, AccumulatorState(

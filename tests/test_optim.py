@@ -140,3 +140,22 @@ def test_adamw_requires_params():
 def test_adagrad_rejects_negative_accumulator():
     with pytest.raises(ValueError, match="initial_accumulator_value"):
         optim.adagrad(0.1, initial_accumulator_value=-1.0)
+
+
+def test_adagrad_eps_outside_sqrt_matches_the_textbook_formula():
+    """eps_in_sqrt=False is Goodfellow et al.'s Alg. 8.4 / PyTorch: g / (delta + sqrt(G))."""
+    rng = np.random.default_rng(0)
+    grads = rng.normal(size=(50, 7)).astype(np.float32)
+    grads[:, 0] = 0.0  # a coordinate that never sees a gradient stays put
+    learning_rate, delta = 0.3, 1e-7
+    opt = optim.adagrad(learning_rate, initial_accumulator_value=0.0, eps=delta, eps_in_sqrt=False)
+    params = jnp.zeros(7)
+    state = opt.init(params)
+    expected, accumulator = np.zeros(7, np.float64), np.zeros(7, np.float64)
+    for g in grads:
+        updates, state = opt.update(jnp.asarray(g), state)
+        params = optax.apply_updates(params, updates)
+        accumulator += g.astype(np.float64) ** 2
+        expected -= learning_rate * g / (delta + np.sqrt(accumulator))
+    np.testing.assert_allclose(params, expected, rtol=1e-5, atol=1e-6)
+    assert float(params[0]) == 0.0
