@@ -226,3 +226,62 @@ def test_export_and_evaluation_table(trainer, uninterrupted, tmp_path):
     np.testing.assert_allclose(rows[0]["learned"], bench.final_loss(learned)[0], rtol=1e-5)
     assert "tuned Adam on 1/1" in evaluate.summary([{**rows[0], "learned": 1e-9}])
     assert "tuned Adam on 0/1" in evaluate.summary([{**rows[0], "learned": float("inf")}])
+
+
+def test_family_list_is_a_balanced_mixture():
+    from minivelo.meta import population
+
+    spec = [
+        {"name": "mnist1d_mlp", "choices": {"hidden_sizes": [[8]]}},
+        {"name": "logistic", "fixed": {"dim": 4}},
+    ]
+    family = population.family_from_spec(spec)
+    names = [t.name for t in population.sample_tasks(family, seed=0, num=4)]
+    assert [n.split("[")[0] for n in names] == ["mnist1d_mlp", "logistic"] * 2, names
+    again = [t.name for t in population.sample_tasks(family, seed=0, num=4)]
+    assert names == again  # deterministic in the seed
+    assert family.sample(jax.random.PRNGKey(1)).name  # sample() picks a family too
+    with pytest.raises(ValueError, match="at least one family"):
+        population.family_from_spec([])
+
+
+def test_warm_start_from_a_run_and_its_errors(trainer, uninterrupted, tmp_path):
+    run_dir = trainer.out_dir
+    warm = MetaTrainer(dataclasses.replace(TINY, init_from=str(run_dir)), progress=False)
+    source, _ = load_theta(run_dir / "checkpoint.npz")
+    for a, b in zip(leaves(warm.initial_state().theta), leaves(source)):
+        np.testing.assert_array_equal(a, b)
+    missing = dataclasses.replace(TINY, init_from=str(tmp_path / "nothing.npz"))
+    with pytest.raises(FileNotFoundError, match="init_from"):
+        MetaTrainer(missing, progress=False).initial_state()
+    other = dataclasses.replace(
+        TINY, optimizer={"kind": "mlp", "hidden_sizes": [4]}, init_from=str(run_dir)
+    )
+    with pytest.raises(ValueError, match="init_from"):
+        MetaTrainer(other, progress=False).initial_state()
+    with pytest.raises(ValueError, match="init_from"):
+        MetaConfig.from_dict({**TINY.to_dict(), "init_from": 3})
+
+
+def test_velo_run_exports_weights_that_minivelo_velo_loads(tmp_path):
+    import json
+
+    import minivelo
+    from minivelo.meta import export
+
+    config = dataclasses.replace(
+        TINY, optimizer={"kind": "velo", "preset": "tiny"}, outer_steps=2, eval_every=2
+    )
+    MetaTrainer(config, tmp_path / "run", progress=False).run()
+    path = export.export(tmp_path / "run", "v", out_dir=tmp_path)
+    assert path.suffix == ".msgpack"
+    info = json.loads(path.with_suffix(".json").read_text())
+    assert info["config"]["lstm_hidden_size"] == 16 and info["outer_steps"] == 2
+    assert info["compute"]["wall_s"] > 0 and info["meta_config"] == config.to_dict()
+    theta, _ = load_theta(next((tmp_path / "run" / "snapshots").glob("step_*2.npz")))
+    tx = minivelo.velo(20, weights=str(path))
+    params = {"w": jax.numpy.ones((3, 2))}
+    updates, _ = tx.update(params, tx.init(params), params, loss=jax.numpy.float32(1.0))
+    same = minivelo.velo(20, weights=theta)
+    expected, _ = same.update(params, same.init(params), params, loss=jax.numpy.float32(1.0))
+    np.testing.assert_array_equal(updates["w"], expected["w"])

@@ -3,21 +3,28 @@
 ``python -m minivelo.meta.export --run runs/mlp_mnist1d_es --name mlp_lopt_mnist1d
 [--max-minutes 30]`` picks, among the run's validation snapshots (``snapshots/step_*.npz``)
 taken within the budget of wall-clock meta-training time (compilation included), the one
-with the best validation score, and writes ``minivelo/weights/<name>.npz`` (the MLP's
-layers, a few kB) and ``<name>.json``: the optimizer's architecture, the meta-training
-config, the family, the outer step, the compute spent until then, the seeds, the command
-that reproduces the run, and a thinned copy of its learning curves (for lesson 07).
+with the best validation score (or the one ``--snapshot`` names), and writes the weights
+to ``minivelo/weights/``: ``<name>.npz`` for the per-parameter MLP (its layers, a few kB),
+``<name>.msgpack`` for VeLO (the published checkpoint format, so ``minivelo.velo`` and the
+published loaders read it), and ``<name>.json``: the optimizer's architecture, the
+meta-training config, the family, the outer step, the compute spent until then, the
+seeds, the command that reproduces the run, and a thinned copy of its learning curves.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import pathlib
 import sys
 
+import jax
 import numpy as np
 
 from minivelo.lopt import mlp_lopt
+from minivelo.lopt.velo import checkpoint as velo_checkpoint
+from minivelo.lopt.velo import params as velo_params
 from minivelo.meta import checkpoint
 from minivelo.meta.train import load_theta, read_metrics
 
@@ -52,22 +59,29 @@ def learning_curves(metrics: list[dict], upto: int, points: int = 200) -> dict:
 
 
 def export(
-    run_dir, name: str, max_seconds: float | None = None, out_dir=None, config_path=None
+    run_dir,
+    name: str,
+    max_seconds: float | None = None,
+    out_dir=None,
+    config_path=None,
+    snapshot=None,
 ) -> pathlib.Path:
     """Write the chosen snapshot's weights; ``config_path`` names the config in the command."""
     run_dir = pathlib.Path(run_dir)
     config_path = config_path or (run_dir / "config.json").as_posix()
-    path, header = choose_snapshot(run_dir, max_seconds)
+    if snapshot is None:
+        path, header = choose_snapshot(run_dir, max_seconds)
+    else:
+        path, header = pathlib.Path(snapshot), checkpoint.read_header(snapshot)
     theta, config = load_theta(path)
-    if config.optimizer.get("kind", "mlp") != "mlp":
-        raise ValueError("only the per-parameter MLP optimizer exports to minivelo/weights")
-    settings = {k: v for k, v in config.optimizer.items() if k != "kind"}
-    lopt_config = mlp_lopt.MLPLOptConfig.from_dict(settings)
+    kind = config.optimizer.get("kind", "mlp")
+    if kind not in ("mlp", "velo"):
+        raise ValueError(f"cannot export optimizer kind {kind!r}; known: mlp, velo")
     family = config.family if isinstance(config.family, dict) else {"name": config.family}
     metadata = {
         "family": family,
         "outer_steps": header["step"],
-        "val_score": header["val_score"],
+        "val_score": header.get("val_score", header.get("best_score")),
         "compute": {
             "wall_s": round(header["elapsed_s"], 1),
             "cpu_s": None if header.get("cpu_s") is None else round(header["cpu_s"], 1),
@@ -90,8 +104,21 @@ def export(
     }
     out = pathlib.Path(out_dir) if out_dir else mlp_lopt.WEIGHTS_DIR
     out.mkdir(parents=True, exist_ok=True)
-    mlp_lopt.save_weights(out / name, theta, lopt_config, metadata)
-    return out / f"{name}.npz"
+    settings = {k: v for k, v in config.optimizer.items() if k != "kind"}
+    if kind == "mlp":
+        mlp_lopt.save_weights(
+            out / name, theta, mlp_lopt.MLPLOptConfig.from_dict(settings), metadata
+        )
+        return out / f"{name}.npz"
+    velo_config = velo_params.infer_config(theta)
+    info = {
+        "config": {"kind": "velo", **settings, **dataclasses.asdict(velo_config)},
+        "num_meta_params": int(sum(np.size(x) for x in jax.tree.leaves(theta))),
+        **metadata,
+    }
+    velo_checkpoint.save(out / f"{name}.msgpack", theta, step=int(header["step"]))
+    (out / f"{name}.json").write_text(json.dumps(info, indent=2) + "\n")
+    return out / f"{name}.msgpack"
 
 
 def main(argv=None) -> int:
@@ -103,9 +130,11 @@ def main(argv=None) -> int:
     )
     parser.add_argument("--out-dir", help="default: minivelo/weights")
     parser.add_argument("--config", help="the config file the run used (for the recorded command)")
+    parser.add_argument("--snapshot", help="export this snapshot instead of the best one")
     args = parser.parse_args(argv)
     budget = None if args.max_minutes is None else 60 * args.max_minutes
-    print(f"wrote {export(args.run, args.name, budget, args.out_dir, args.config)}")
+    path = export(args.run, args.name, budget, args.out_dir, args.config, args.snapshot)
+    print(f"wrote {path}")
     return 0
 
 

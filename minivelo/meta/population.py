@@ -12,7 +12,9 @@ the compiled program never changes; diversity comes from the number of tasks.
 **Families.** ``family`` is a registry name (``"mnist1d_mlp"``) or a dict that narrows
 one: ``{"name": "mnist1d_mlp", "choices": {"hidden_sizes": [[32], [64]]}, "fixed":
 {"batch_size": 128}}`` draws the registry's settings, then replaces each ``choices`` key
-by one of its values (uniformly) and each ``fixed`` key by its value.
+by one of its values (uniformly) and each ``fixed`` key by its value. A *list* of such
+specs is a mixture: task ``i`` of :func:`sample_tasks` comes from spec ``i mod len``, so
+every family gets its share of the training tasks.
 
 **Sharding.** Every array of the population has the member axis first. With ``D`` visible
 devices (``members_per_task`` a multiple of ``D``) the members are laid out over a 1-D
@@ -57,8 +59,24 @@ MEMBERS_AXIS = "members"
 # -------------------------------------------------------------------------- tasks
 
 
-def family_from_spec(spec: str | dict) -> TaskFamily:
-    """A registry family, or one narrowed by ``choices`` / ``fixed`` settings (see above)."""
+class FamilyMixture(TaskFamily):
+    """Several families taken in turn by :func:`sample_tasks` (at random by ``sample``)."""
+
+    def __init__(self, families: list[TaskFamily]):
+        def sample(key) -> Task:
+            pick = registry.rng_from_key(jax.random.fold_in(key, 7)).integers(len(families))
+            return families[pick].sample(key)
+
+        super().__init__("+".join(f.name for f in families), sample)
+        object.__setattr__(self, "families", tuple(families))
+
+
+def family_from_spec(spec: str | dict | list) -> TaskFamily:
+    """A registry family, one narrowed by ``choices`` / ``fixed``, or a list of them."""
+    if isinstance(spec, list):
+        if not spec:
+            raise ValueError("a family list must name at least one family")
+        return FamilyMixture([family_from_spec(s) for s in spec])
     if isinstance(spec, str):
         return task_registry.get_family(spec)
     if not isinstance(spec, dict) or "name" not in spec:
@@ -93,6 +111,9 @@ def sample_tasks(family: TaskFamily, seed: int, num: int, stream: int = 0) -> li
     """``num`` tasks, deterministic in ``(seed, stream)``; streams keep training,
     validation and test tasks apart (0, 1 and 2 by convention)."""
     base = jax.random.fold_in(jax.random.PRNGKey(seed), stream)
+    families = getattr(family, "families", None)
+    if families:  # a mixture: task i from family i mod len, each with its own stream
+        return [families[i % len(families)].sample(jax.random.fold_in(base, i)) for i in range(num)]
     return [family.sample(jax.random.fold_in(base, i)) for i in range(num)]
 
 

@@ -64,6 +64,7 @@ class MetaConfig:
     eval_every: int = 50  # 0: never validate
     num_val_tasks: int = 2
     val_seeds: int = 1
+    init_from: str | None = None  # start from these meta-parameters (a run dir or .npz)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -119,6 +120,8 @@ class MetaConfig:
             )
         if self.estimator not in ("es", "pes", "tbptt"):
             raise ValueError(f"estimator must be 'es', 'pes' or 'tbptt', got {self.estimator!r}")
+        if self.init_from is not None and not isinstance(self.init_from, str):
+            raise ValueError(f"init_from must be a path or null, got {self.init_from!r}")
         if not isinstance(self.optimizer, dict):
             raise ValueError(
                 f"optimizer must be an object like {{'kind': 'mlp'}}, got {self.optimizer!r}"
@@ -185,10 +188,30 @@ class MetaTrainer:
 
     def initial_state(self) -> TrainState:
         theta = self.lopt.init_meta_params(jax.random.fold_in(self.key, 0))
+        if self.config.init_from is not None:
+            theta = self.warm_start(theta)
         pool = self.population.init(theta, jax.random.fold_in(self.key, 1))
         theta = jax.device_put(theta, self.replicated)
         outer_state = jax.device_put(self.outer.init(theta), self.replicated)
         return TrainState(theta, outer_state, pool, 0, float("inf"), 0, 0.0, 0.0)
+
+    def warm_start(self, template: PyTree) -> PyTree:
+        """Meta-parameters from ``config.init_from``, checked against the optimizer's shapes."""
+        path = pathlib.Path(self.config.init_from)
+        if path.is_dir():
+            path = path / "checkpoint.npz"
+        if not path.exists():
+            raise FileNotFoundError(f"init_from: no meta-parameters at {path}")
+        theta, source = load_theta(path)
+        if source.optimizer != self.config.optimizer:
+            raise ValueError(
+                f"init_from {path} holds meta-parameters of {source.optimizer}, "
+                f"but this run trains {self.config.optimizer}"
+            )
+        mismatched = jax.tree.map(lambda a, b: a.shape != b.shape, theta, template)
+        if any(jax.tree.leaves(mismatched)):
+            raise ValueError(f"init_from {path}: meta-parameter shapes differ from this run's")
+        return theta
 
     def _apply_outer(self, theta, outer_state, gradient):
         updates, outer_state = self.outer.update(gradient, outer_state, theta)
