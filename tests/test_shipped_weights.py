@@ -1,0 +1,39 @@
+"""The VeLO weights minivelo ships: they load offline and train a new model unaided."""
+
+import json
+
+import jax
+import numpy as np
+
+import minivelo
+from minivelo import bench, tasks
+from minivelo.lopt.velo import optimizer, params
+
+METADATA = optimizer.WEIGHTS_DIR / "minivelo_small.json"
+
+
+def test_shipped_weights_exist_with_their_metadata():
+    path = optimizer.shipped_weights_path()
+    assert path is not None and path.name == "minivelo_small.msgpack"
+    assert path.stat().st_size < 5_000_000  # "a few MB at most"
+    info = json.loads(METADATA.read_text())
+    for field in ("config", "family", "outer_steps", "compute", "seeds", "command", "meta_config"):
+        assert field in info, field
+    assert info["compute"]["wall_s"] > 0 and info["outer_steps"] > 0
+    assert info["command"].startswith("python -m minivelo meta-train")
+    theta = optimizer.load_weights(None)
+    config = params.infer_config(theta)
+    assert (config.lstm_hidden_size, config.num_banks) == (
+        info["config"]["lstm_hidden_size"],
+        info["config"]["num_banks"],
+    )
+    assert all(np.isfinite(np.asarray(x)).all() for x in jax.tree.leaves(theta))
+
+
+def test_velo_with_no_weights_argument_trains_a_new_model():
+    # a digits MLP wider than any meta-training task, with no hyperparameter given
+    task = tasks.build("digits_mlp", hidden_sizes=(128,), activation="relu", batch_size=64)
+    run = bench.train(task, minivelo.velo(200), 200, seed=0)
+    losses = np.asarray(run.losses)
+    assert np.isfinite(losses).all()
+    assert bench.final_loss(losses) < 0.3 * losses[0], (losses[0], bench.final_loss(losses))
