@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("minivelo.bench.cli", "optimizers vs learning-rate-tuned Adam on named tasks"),
     "sweep-bench": ("minivelo.bench.sweep_benchmark", "vmapped lr sweep vs runs in turn"),
     "velo-bench": ("minivelo.lopt.velo.benchmark", "VeLO step time vs Adam, XLA temp bytes"),
+    "velo-eval": ("minivelo.bench.velo_eval", "VeLO vs default and tuned Adam on unseen tasks"),
 }
 
 
