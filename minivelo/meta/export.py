@@ -77,7 +77,7 @@ def export(
     kind = config.optimizer.get("kind", "mlp")
     if kind not in ("mlp", "velo"):
         raise ValueError(f"cannot export optimizer kind {kind!r}; known: mlp, velo")
-    family = config.family if isinstance(config.family, dict) else {"name": config.family}
+    family = config.family if isinstance(config.family, (dict, list)) else {"name": config.family}
     metadata = {
         "family": family,
         "outer_steps": header["step"],
