@@ -285,3 +285,21 @@ def test_velo_run_exports_weights_that_minivelo_velo_loads(tmp_path):
     same = minivelo.velo(20, weights=theta)
     expected, _ = same.update(params, same.init(params), params, loss=jax.numpy.float32(1.0))
     np.testing.assert_array_equal(updates["w"], expected["w"])
+
+
+def test_export_selects_among_candidates_on_validation_tasks(trainer, uninterrupted, tmp_path):
+    from minivelo.meta import export
+
+    config_path = tmp_path / "val.json"
+    config_path.write_text(json.dumps(TINY.to_dict()))
+    candidates = [trainer.out_dir / "checkpoint.npz", trainer.out_dir / "best.npz"]
+    best, scores = export.select_by_validation(candidates, config_path, log=lambda s: None)
+    assert set(scores) == {c.as_posix() for c in candidates}
+    assert scores[best.as_posix()] == min(scores.values())
+    assert export.run_dir_of(best) == trainer.out_dir
+    export.main(
+        ["--name", "w", "--out-dir", str(tmp_path), "--validation-config", str(config_path)]
+        + ["--candidates", *map(str, candidates)]
+    )
+    info = json.loads((tmp_path / "w.json").read_text())
+    assert info["selection"]["chosen"] == best.as_posix() and "--snapshot" in info["command"]

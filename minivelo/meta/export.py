@@ -43,6 +43,33 @@ def choose_snapshot(run_dir, max_seconds: float | None = None) -> tuple[pathlib.
     return best
 
 
+def select_by_validation(candidates, validation_config, log=print) -> tuple[pathlib.Path, dict]:
+    """The candidate (checkpoint or snapshot file) with the best score on the validation
+    tasks of ``validation_config`` (a meta-training config file), and every score.
+
+    Runs with different families validate on different tasks; scoring every candidate on
+    one set of validation tasks makes them comparable (and keeps the test tasks unseen).
+    """
+    from minivelo.meta.train import MetaConfig, MetaTrainer
+
+    trainer = MetaTrainer(MetaConfig.from_json(validation_config), None, progress=False)
+    scores = {}
+    for path in map(pathlib.Path, candidates):
+        theta, config = load_theta(path)
+        if config.optimizer != trainer.config.optimizer:
+            raise ValueError(f"{path} holds a {config.optimizer} optimizer, not the config's")
+        scores[path.as_posix()] = round(trainer.validate(theta), 5)
+        log(f"{path}: validation score {scores[path.as_posix()]:.4f}")
+    best = min(scores, key=scores.get)
+    return pathlib.Path(best), scores
+
+
+def run_dir_of(path) -> pathlib.Path:
+    """The run directory holding a checkpoint (``run/x.npz`` or ``run/snapshots/x.npz``)."""
+    path = pathlib.Path(path)
+    return path.parent.parent if path.parent.name == "snapshots" else path.parent
+
+
 def learning_curves(metrics: list[dict], upto: int, points: int = 200) -> dict:
     steps = np.array([r["step"] for r in metrics if r["step"] <= upto])
     meta = np.array([r["meta_loss"] for r in metrics if r["step"] <= upto])
@@ -65,6 +92,7 @@ def export(
     out_dir=None,
     config_path=None,
     snapshot=None,
+    selection: dict | None = None,
 ) -> pathlib.Path:
     """Write the chosen snapshot's weights; ``config_path`` names the config in the command."""
     run_dir = pathlib.Path(run_dir)
@@ -98,8 +126,10 @@ def export(
             f"python -m minivelo meta-train --config {config_path} --out {run_dir.as_posix()} && "
             f"python -m minivelo.meta.export --run {run_dir.as_posix()} --name {name}"
             + (f" --max-minutes {max_seconds / 60:g}" if max_seconds else "")
+            + (f" --snapshot {pathlib.Path(snapshot).as_posix()}" if snapshot else "")
         ),
         "meta_config": config.to_dict(),
+        "selection": selection,
         "curve": learning_curves(read_metrics(run_dir / "metrics.jsonl"), header["step"]),
     }
     out = pathlib.Path(out_dir) if out_dir else mlp_lopt.WEIGHTS_DIR
@@ -123,7 +153,7 @@ def export(
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minivelo.meta.export", description=__doc__)
-    parser.add_argument("--run", required=True, help="a meta-training output directory")
+    parser.add_argument("--run", help="a meta-training output directory")
     parser.add_argument("--name", required=True, help="weights name, e.g. mlp_lopt_mnist1d")
     parser.add_argument(
         "--max-minutes", type=float, help="only snapshots within this much meta-training time"
@@ -131,9 +161,33 @@ def main(argv=None) -> int:
     parser.add_argument("--out-dir", help="default: minivelo/weights")
     parser.add_argument("--config", help="the config file the run used (for the recorded command)")
     parser.add_argument("--snapshot", help="export this snapshot instead of the best one")
+    parser.add_argument(
+        "--candidates",
+        nargs="+",
+        help="checkpoint/snapshot files (of any runs) to choose among on validation tasks",
+    )
+    parser.add_argument(
+        "--validation-config", help="with --candidates: the config whose validation tasks judge"
+    )
     args = parser.parse_args(argv)
     budget = None if args.max_minutes is None else 60 * args.max_minutes
-    path = export(args.run, args.name, budget, args.out_dir, args.config, args.snapshot)
+    run, snapshot, selection = args.run, args.snapshot, None
+    if args.candidates:
+        if not args.validation_config:
+            parser.error("--candidates needs --validation-config")
+        snapshot, scores = select_by_validation(args.candidates, args.validation_config)
+        run = run_dir_of(snapshot)
+        selection = {
+            "validation_config": args.validation_config,
+            "scores": scores,
+            "chosen": snapshot.as_posix(),
+            "note": "score = mean log(final / first loss) on the config's validation tasks",
+            "command": " ".join(["python -m minivelo.meta.export", *(argv or sys.argv[1:])]),
+        }
+        args.config = None
+    elif run is None:
+        parser.error("give --run (or --candidates with --validation-config)")
+    path = export(run, args.name, budget, args.out_dir, args.config, snapshot, selection)
     print(f"wrote {path}")
     return 0
 
