@@ -48,6 +48,11 @@ __all__ = [
 # ---------------------------------------------------------------------------------------
 
 
+def _no_decay(weight_decay) -> bool:
+    """True only for a Python zero: a traced (e.g. vmapped) decay is always applied."""
+    return isinstance(weight_decay, (int, float)) and weight_decay == 0
+
+
 def _learning_rate_at(learning_rate: ScalarOrSchedule, count: jax.Array) -> jax.Array:
     """The step size :math:`\\eta_t` at step ``count`` (0 on the first update)."""
     return learning_rate(count) if callable(learning_rate) else jnp.asarray(learning_rate)
@@ -330,7 +335,7 @@ def adadelta(
         )
 
     def update(grads, state, params=None):
-        if weight_decay:
+        if not _no_decay(weight_decay):
             if params is None:
                 raise ValueError(
                     "adadelta with weight_decay needs the parameters: update(grads, state, params)"
@@ -620,14 +625,14 @@ def lion(
         return MomentumState(count=jnp.zeros([], jnp.int32), velocity=_zeros_like(params))
 
     def update(grads, state, params=None):
-        if params is None and weight_decay:
+        if params is None and not _no_decay(weight_decay):
             raise ValueError(
                 "lion with weight_decay needs the parameters: call update(grads, state, params)"
             )
         eta = _learning_rate_at(learning_rate, state.count)
         # c_t = b1 m_{t-1} + (1 - b1) g
         interpolation = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.velocity, grads)
-        if weight_decay:
+        if not _no_decay(weight_decay):
             updates = jax.tree.map(
                 lambda c, p: -eta * (jnp.sign(c) + weight_decay * p), interpolation, params
             )

@@ -4,6 +4,7 @@ The harness (a nested pytree of matrices, vectors and a scalar; a noisy non-quad
 loss; the trajectory of every step) is the one in ``test_optim.py``.
 """
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -110,3 +111,17 @@ def test_weight_decay_requires_params(make):
     opt = make()
     with pytest.raises(ValueError, match="parameters"):
         opt.update(jnp.ones(2), opt.init(jnp.ones(2)))
+
+
+def test_lion_weight_decay_can_be_vmapped():
+    params = {"w": jnp.array([1.0, -2.0, 0.5])}
+    grads = {"w": jnp.array([0.3, -0.1, 0.0])}
+
+    def step(weight_decay):
+        opt = optim.lion(1e-2, weight_decay=weight_decay)
+        return opt.update(grads, opt.init(params), params)[0]["w"]
+
+    decays = jnp.array([0.0, 0.1, 1.0])
+    batched = jax.vmap(step)(decays)
+    for i, decay in enumerate([0.0, 0.1, 1.0]):
+        np.testing.assert_allclose(batched[i], step(decay), rtol=1e-6)
