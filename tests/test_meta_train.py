@@ -303,3 +303,28 @@ def test_export_selects_among_candidates_on_validation_tasks(trainer, uninterrup
     )
     info = json.loads((tmp_path / "w.json").read_text())
     assert info["selection"]["chosen"] == best.as_posix() and "--snapshot" in info["command"]
+
+
+def test_export_of_a_warm_started_run_counts_its_parents_compute(trainer, uninterrupted, tmp_path):
+    import shutil
+
+    from minivelo.meta import checkpoint, export
+
+    parent = tmp_path / "parent"
+    shutil.copytree(trainer.out_dir, parent)
+    child_config = dataclasses.replace(
+        TINY, init_from=str(parent / "checkpoint.npz"), outer_steps=2, eval_every=2
+    )
+    MetaTrainer(child_config, tmp_path / "child", progress=False).run()
+    path = export.export(tmp_path / "child", "w", out_dir=tmp_path)
+    info = json.loads(path.with_suffix(".json").read_text())
+    header = checkpoint.read_header(parent / "checkpoint.npz")
+    [lineage] = info["warm_start"]
+    assert lineage["outer_steps"] == header["step"] == TINY.outer_steps
+    assert info["compute"]["total_outer_steps"] == info["outer_steps"] + TINY.outer_steps
+    assert info["compute"]["total_wall_s"] > info["compute"]["wall_s"]
+    assert info["command"].count("meta-train") == 2
+    assert info["command"].index(parent.as_posix()) < info["command"].index("child")
+    shutil.rmtree(parent)
+    with pytest.raises(FileNotFoundError, match="warm-started from"):
+        export.export(tmp_path / "child", "w", out_dir=tmp_path)

@@ -70,6 +70,33 @@ def run_dir_of(path) -> pathlib.Path:
     return path.parent.parent if path.parent.name == "snapshots" else path.parent
 
 
+def warm_start_lineage(init_from: str | None) -> list[dict]:
+    """The runs a warm start descends from, nearest first: each one's checkpoint, config,
+    outer steps and compute (a warm-started optimizer's cost includes its parents')."""
+    lineage = []
+    while init_from is not None:
+        path = pathlib.Path(init_from)
+        if path.is_dir():
+            path = path / "checkpoint.npz"
+        if not path.exists():
+            raise FileNotFoundError(
+                f"the run was warm-started from {path}, which is gone: its compute cannot "
+                "be recorded (restore that checkpoint, then export again)"
+            )
+        header = checkpoint.read_header(path)
+        lineage.append(
+            {
+                "from": path.as_posix(),
+                "config": (run_dir_of(path) / "config.json").as_posix(),
+                "outer_steps": header["step"],
+                "wall_s": round(header["elapsed_s"], 1),
+                "cpu_s": None if header.get("cpu_s") is None else round(header["cpu_s"], 1),
+            }
+        )
+        init_from = header["config"].get("init_from")
+    return lineage
+
+
 def learning_curves(metrics: list[dict], upto: int, points: int = 200) -> dict:
     steps = np.array([r["step"] for r in metrics if r["step"] <= upto])
     meta = np.array([r["meta_loss"] for r in metrics if r["step"] <= upto])
@@ -106,6 +133,8 @@ def export(
     if kind not in ("mlp", "velo"):
         raise ValueError(f"cannot export optimizer kind {kind!r}; known: mlp, velo")
     family = config.family if isinstance(config.family, (dict, list)) else {"name": config.family}
+    parents = warm_start_lineage(config.init_from)
+    cpu_parts = [header.get("cpu_s")] + [parent["cpu_s"] for parent in parents]
     metadata = {
         "family": family,
         "outer_steps": header["step"],
@@ -113,8 +142,13 @@ def export(
         "compute": {
             "wall_s": round(header["elapsed_s"], 1),
             "cpu_s": None if header.get("cpu_s") is None else round(header["cpu_s"], 1),
-            "note": "meta-training time until this snapshot, compilation included",
+            "note": "meta-training time until this snapshot, compilation included"
+            + ("; total_* adds the warm start's parent runs" if parents else ""),
+            "total_wall_s": round(header["elapsed_s"] + sum(p["wall_s"] for p in parents), 1),
+            "total_cpu_s": None if None in cpu_parts else round(sum(cpu_parts), 1),
+            "total_outer_steps": header["step"] + sum(p["outer_steps"] for p in parents),
         },
+        "warm_start": parents,
         "seeds": {
             "seed": config.seed,
             "training tasks": f"sample_tasks(family, {config.seed}, {config.num_tasks}, stream=0)",
@@ -123,7 +157,12 @@ def export(
             ),
         },
         "command": (
-            f"python -m minivelo meta-train --config {config_path} --out {run_dir.as_posix()} && "
+            "".join(
+                f"python -m minivelo meta-train --config {p['config']} "
+                f"--out {run_dir_of(p['from']).as_posix()} && "
+                for p in reversed(parents)
+            )
+            + f"python -m minivelo meta-train --config {config_path} --out {run_dir.as_posix()} && "
             f"python -m minivelo.meta.export --run {run_dir.as_posix()} --name {name}"
             + (f" --max-minutes {max_seconds / 60:g}" if max_seconds else "")
             + (f" --snapshot {pathlib.Path(snapshot).as_posix()}" if snapshot else "")
