@@ -321,6 +321,7 @@ def test_export_of_a_warm_started_run_counts_its_parents_compute(trainer, uninte
     header = checkpoint.read_header(parent / "checkpoint.npz")
     [lineage] = info["warm_start"]
     assert lineage["outer_steps"] == header["step"] == TINY.outer_steps
+    assert lineage["meta_config"] == TINY.to_dict()
     assert info["compute"]["total_outer_steps"] == info["outer_steps"] + TINY.outer_steps
     assert info["compute"]["total_wall_s"] > info["compute"]["wall_s"]
     assert info["command"].count("meta-train") == 2

@@ -71,8 +71,8 @@ def run_dir_of(path) -> pathlib.Path:
 
 
 def warm_start_lineage(init_from: str | None) -> list[dict]:
-    """The runs a warm start descends from, nearest first: each one's checkpoint, config,
-    outer steps and compute (a warm-started optimizer's cost includes its parents')."""
+    """The runs a warm start descends from, nearest first: each one's checkpoint, config
+    (file and contents), outer steps and compute (a warm-started optimizer's cost includes its parents')."""
     lineage = []
     while init_from is not None:
         path = pathlib.Path(init_from)
@@ -91,6 +91,7 @@ def warm_start_lineage(init_from: str | None) -> list[dict]:
                 "outer_steps": header["step"],
                 "wall_s": round(header["elapsed_s"], 1),
                 "cpu_s": None if header.get("cpu_s") is None else round(header["cpu_s"], 1),
+                "meta_config": header["config"],
             }
         )
         init_from = header["config"].get("init_from")
