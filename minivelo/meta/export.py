@@ -72,7 +72,8 @@ def run_dir_of(path) -> pathlib.Path:
 
 def warm_start_lineage(init_from: str | None) -> list[dict]:
     """The runs a warm start descends from, nearest first: each one's checkpoint, config
-    (file and contents), outer steps and compute (a warm-started optimizer's cost includes its parents')."""
+    (file and contents), outer steps and compute (a warm-started optimizer's cost
+    includes its parents')."""
     lineage = []
     while init_from is not None:
         path = pathlib.Path(init_from)

@@ -38,7 +38,7 @@ from minivelo.lopt.velo.controller import controller
 from minivelo.lopt.velo.mlp import first_layer_weights, mix_weight_banks
 from minivelo.lopt.velo.params import EXP_MULT, STEP_MULT
 from minivelo.lopt.velo.reference import GRADIENT_CLIP
-from minivelo.lopt.velo.state import VeLOState
+from minivelo.lopt.velo.state import VeLOState, make_trace, next_state
 
 # Offsets of the 14 input groups among the 30 channels (see features.parameter_features).
 G, G_CLIP, P, M, V, M_RHO, RHO, FAC_G, G_RHO, ROW, COL, RSQRT_ROW, RSQRT_COL, FAC_M = (
@@ -138,22 +138,8 @@ def update(theta: dict, state: VeLOState, grads, params, loss, num_steps: int):
         scale = jnp.sqrt(old_stats[t]["mean_p2"] + 1e-9) * STEP_MULT * lr_mult[t]
         steps.append(_tensor_step(weights_t, channel_scales[t], scale, p, g, m, v, f))
 
-    new_state = VeLOState(
-        iteration=state.iteration + 1,
-        momentum=tuple(momentum),
-        second_moment=tuple(second_moment),
-        factored=tuple(factored),
-        lstm_hidden=hidden,
-        lstm_cell=cell,
-        loss_buffer=loss_buffer,
-    )
-    trace = {
-        "loss_features": loss_feats,
-        "fraction_trained": fraction_trained,
-        "lstm_inputs": lstm_inputs,
-        "controls": controls,
-        "lr_mult": lr_mult,
-    }
+    new_state = next_state(state, momentum, second_moment, factored, hidden, cell, loss_buffer)
+    trace = make_trace(loss_feats, fraction_trained, lstm_inputs, controls, lr_mult)
     return jax.tree.unflatten(treedef, steps), new_state, trace
 
 

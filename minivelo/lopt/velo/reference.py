@@ -22,7 +22,7 @@ from minivelo.lopt.velo import accumulators as acc
 from minivelo.lopt.velo import features as feat
 from minivelo.lopt.velo.controller import controller
 from minivelo.lopt.velo.mlp import mix_weight_banks, per_parameter_mlp, velo_step
-from minivelo.lopt.velo.state import VeLOState
+from minivelo.lopt.velo.state import VeLOState, make_trace, next_state
 
 GRADIENT_CLIP = 1000.0
 
@@ -78,20 +78,6 @@ def update(theta: dict, state: VeLOState, grads, params, loss, num_steps: int):
         steps.append(velo_step(direction, magnitude, p, lr_mult[t]))
 
     # 8. the new state
-    new_state = VeLOState(
-        iteration=state.iteration + 1,
-        momentum=tuple(momentum),
-        second_moment=tuple(second_moment),
-        factored=tuple(factored),
-        lstm_hidden=hidden,
-        lstm_cell=cell,
-        loss_buffer=loss_buffer,
-    )
-    trace = {
-        "loss_features": loss_feats,
-        "fraction_trained": fraction_trained,
-        "lstm_inputs": lstm_inputs,
-        "controls": controls,
-        "lr_mult": lr_mult,
-    }
+    new_state = next_state(state, momentum, second_moment, factored, hidden, cell, loss_buffer)
+    trace = make_trace(loss_feats, fraction_trained, lstm_inputs, controls, lr_mult)
     return jax.tree.unflatten(treedef, steps), new_state, trace

@@ -41,3 +41,27 @@ def init_state(params, theta: dict) -> VeLOState:
         lstm_cell=jnp.asarray(cell, jnp.float32),
         loss_buffer=init_loss_buffer(),
     )
+
+
+def next_state(state: VeLOState, momentum, second_moment, factored, hidden, cell, loss_buffer):
+    """The state after one update: the counter moves on, everything else is replaced."""
+    return VeLOState(
+        iteration=state.iteration + 1,
+        momentum=tuple(momentum),
+        second_moment=tuple(second_moment),
+        factored=tuple(factored),
+        lstm_hidden=hidden,
+        lstm_cell=cell,
+        loss_buffer=loss_buffer,
+    )
+
+
+def make_trace(loss_features, fraction_trained, lstm_inputs, controls, lr_mult) -> dict:
+    """The intermediate values of one update that the golden bundles record."""
+    return {
+        "loss_features": loss_features,  # (9,)
+        "fraction_trained": fraction_trained,  # t / N
+        "lstm_inputs": lstm_inputs,  # (T, 30)
+        "controls": controls,  # (T, J)
+        "lr_mult": lr_mult,  # (T,)
+    }
