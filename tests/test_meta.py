@@ -137,6 +137,25 @@ def test_meta_objective_caps_and_handles_non_finite():
     np.testing.assert_allclose(value, expected, rtol=1e-6)
 
 
+def test_a_loss_of_exactly_zero_is_a_perfect_fit_not_a_divergence():
+    from minivelo.meta import evaluate
+
+    log_l0 = jnp.log(2.0)
+    floor = unroll.LOG_RATIO_FLOOR
+    np.testing.assert_allclose(np.log(1e-12), floor, rtol=1e-6)
+    value = unroll.meta_objective(jnp.array([0.0, 2e-20, jnp.nan]), log_l0, cap=1.0)
+    np.testing.assert_allclose(value, (floor + floor + 1.0) / 3, rtol=1e-6)
+    grad = jax.grad(lambda x: unroll.meta_objective(x, log_l0, 1.0))(jnp.array([0.0, 1.0]))
+    assert np.isfinite(grad).all()
+    # validation: a run that fits perfectly beats one that stalls; a diverged one scores 10
+    fitted = np.concatenate([np.full(100, 2.0), np.zeros(100)])
+    stalled = np.full(200, 2.0)
+    diverged = np.concatenate([np.full(100, 2.0), np.full(100, np.nan)])
+    assert evaluate.validation_score(fitted) == floor
+    assert evaluate.validation_score(stalled) == 0.0
+    assert evaluate.validation_score(diverged) == 10.0
+
+
 def tiny_task():
     from minivelo import tasks
 

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from minivelo import bench, optim
-from minivelo.meta import learned_optimizers, population
+from minivelo.meta import learned_optimizers, population, unroll
 from minivelo.tasks.base import Task
 
 PyTree = Any
@@ -109,10 +109,18 @@ def summary(rows: list[dict]) -> str:
 
 
 def validation_score(losses: np.ndarray) -> float:
-    """Mean over runs of ``log(final loss) - log(first loss)`` (lower is better)."""
+    """Mean over runs of ``log(final loss) - log(first loss)`` (lower is better).
+
+    Floored at ``log(1e-12)``, which a final loss of exactly 0 (a perfect fit) scores; a
+    run that diverged (NaN or infinite final loss) scores 10.
+    """
     losses = np.asarray(losses, np.float64)
-    score = np.log(final_loss(losses)) - np.log(losses[..., 0])
-    return float(np.mean(np.where(np.isfinite(score), score, 10.0)))
+    final = final_loss(losses)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = np.log(np.where(final == 0, 1.0, final)) - np.log(losses[..., 0])
+    score = np.where(final == 0, unroll.LOG_RATIO_FLOOR, score)
+    score = np.where(np.isfinite(score), np.maximum(score, unroll.LOG_RATIO_FLOOR), 10.0)
+    return float(np.mean(score))
 
 
 # ------------------------------------------------------------------------------ CLI

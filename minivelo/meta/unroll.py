@@ -14,7 +14,10 @@ The meta-objective of a segment, for a member whose episode started at loss :mat
 
 the mean log training loss over the segment, normalised per task (so a task whose loss
 starts at 2.3 and one whose loss starts at 0.05 weigh alike), and capped at :math:`c`
-(a diverging run costs :math:`c`, not infinity; a non-finite loss also counts as :math:`c`).
+(a diverging run costs :math:`c`, not infinity; a non-finite loss also counts as :math:`c`),
+and floored at :math:`\log 10^{-12}` (a loss that reaches exactly 0, a perfect fit in float32,
+is as good as training gets, not a failure: :math:`\log 0 = -\infty` must not count as
+non-finite).
 ``l_t`` is the minibatch loss before step ``t``'s update, so the segment's losses are free.
 
 Step ``t`` of an episode draws its minibatch with ``fold_in(data_key, t)``: two runs of
@@ -102,10 +105,18 @@ def init_members(
     return jax.vmap(start)(keys, offsets)
 
 
+LOG_RATIO_FLOOR = -27.631021  # log(1e-12): a loss 1e-12 of its start is fully trained
+
+
 def meta_objective(losses: jax.Array, log_loss_init: jax.Array, cap: float) -> jax.Array:
-    """Mean over the segment of ``min(log l_t - log l_0, cap)``; non-finite counts as ``cap``."""
-    relative = jnp.log(losses) - log_loss_init
-    relative = jnp.where(jnp.isfinite(relative), jnp.minimum(relative, cap), cap)
+    """Mean over the segment of ``clip(log l_t - log l_0, LOG_RATIO_FLOOR, cap)``.
+
+    A loss of exactly 0 scores the floor; NaN or infinity (a diverged run) scores ``cap``.
+    """
+    zero = losses == 0
+    relative = jnp.log(jnp.where(zero, 1.0, losses)) - log_loss_init  # no log(0) gradient
+    relative = jnp.where(zero, LOG_RATIO_FLOOR, relative)
+    relative = jnp.where(jnp.isfinite(relative), jnp.clip(relative, LOG_RATIO_FLOOR, cap), cap)
     return jnp.mean(relative)
 
 
