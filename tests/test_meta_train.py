@@ -303,6 +303,20 @@ def test_export_selects_among_candidates_on_validation_tasks(trainer, uninterrup
     )
     info = json.loads((tmp_path / "w.json").read_text())
     assert info["selection"]["chosen"] == best.as_posix() and "--snapshot" in info["command"]
+    # --config names the run's config file in the recorded command, if it is that run's
+    export.main(
+        ["--name", "w", "--out-dir", str(tmp_path), "--validation-config", str(config_path)]
+        + ["--config", str(config_path), "--candidates", *map(str, candidates)]
+    )
+    info = json.loads((tmp_path / "w.json").read_text())
+    assert f"--config {config_path}" in info["command"]
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**TINY.to_dict(), "seed": 99}))
+    with pytest.raises(SystemExit):
+        export.main(
+            ["--name", "w", "--out-dir", str(tmp_path), "--validation-config", str(config_path)]
+            + ["--config", str(other), "--candidates", *map(str, candidates)]
+        )
 
 
 def test_export_of_a_warm_started_run_counts_its_parents_compute(trainer, uninterrupted, tmp_path):

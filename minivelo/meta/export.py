@@ -26,7 +26,7 @@ from minivelo.lopt import mlp_lopt
 from minivelo.lopt.velo import checkpoint as velo_checkpoint
 from minivelo.lopt.velo import params as velo_params
 from minivelo.meta import checkpoint
-from minivelo.meta.train import load_theta, read_metrics
+from minivelo.meta.train import MetaConfig, load_theta, read_metrics
 
 
 def choose_snapshot(run_dir, max_seconds: float | None = None) -> tuple[pathlib.Path, dict]:
@@ -222,10 +222,15 @@ def main(argv=None) -> int:
             "validation_config": args.validation_config,
             "scores": scores,
             "chosen": snapshot.as_posix(),
-            "note": "score = mean log(final / first loss) on the config's validation tasks",
+            "note": "score = mean log(final / first loss) on the config's validation tasks "
+            "(floored at log 1e-12; a diverged run scores 10)",
             "command": " ".join(["python -m minivelo.meta.export", *(argv or sys.argv[1:])]),
         }
-        args.config = None
+        if args.config is not None:  # it must be the chosen run's own config
+            _, chosen_config = load_theta(snapshot)
+            given = MetaConfig.from_json(args.config)
+            if given.to_dict() != chosen_config.to_dict():
+                parser.error(f"--config {args.config} is not the config of the chosen {snapshot}")
     elif run is None:
         parser.error("give --run (or --candidates with --validation-config)")
     path = export(run, args.name, budget, args.out_dir, args.config, snapshot, selection)
