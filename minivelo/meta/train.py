@@ -39,8 +39,10 @@ from jax.sharding import PartitionSpec as P
 from minivelo.meta import checkpoint, evaluate, learned_optimizers, population
 
 PyTree = Any
-# Settings that may differ between a checkpoint and the run resuming it.
-RESUMABLE_CHANGES = ("outer_steps",)
+# Settings that may differ between a checkpoint and the run resuming it (init_from is read
+# only when a run starts afresh; the run records moved from minivelo/weights/in_progress/
+# to records/, so their configs name the warm start by its new path).
+RESUMABLE_CHANGES = ("outer_steps", "init_from")
 
 
 @dataclasses.dataclass(frozen=True)
