@@ -79,3 +79,45 @@ def test_unexpected_tensor_is_named():
     theta["rnn_params"]["extra"] = {"w": np.zeros(3)}
     with pytest.raises(ValueError, match="unexpected tensor 'rnn_params/extra/w'"):
         infer_config(theta)
+
+
+def _with_bad_value(theta, value):
+    theta = jax.tree.map(np.array, theta)  # writable numpy copies
+    theta["rnn_params"]["rnn/linear"]["w"][3, 5] = value
+    return theta
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_non_finite_meta_parameters_are_refused_naming_the_tensor(tmp_path, value):
+    theta = _with_bad_value(init_meta_params(jax.random.PRNGKey(3), "tiny"), value)
+    message = r"'rnn_params/rnn/linear/w' holds 1 non-finite value.*index \(3, 5\)"
+    with pytest.raises(ValueError, match=message):  # an in-memory pytree
+        checkpoint.load(theta)
+    published = tmp_path / "params"
+    checkpoint.save(published, theta)
+    flat = tmp_path / "theta.npz"
+    np.savez(flat, **checkpoint.flatten(theta))
+    for source in (published, published.read_bytes(), flat):  # msgpack file, bytes, npz
+        with pytest.raises(ValueError, match=message):
+            checkpoint.load(source)
+
+
+def test_velo_refuses_non_finite_weights():
+    import minivelo
+
+    theta = _with_bad_value(init_meta_params(jax.random.PRNGKey(4), "tiny"), np.nan)
+    with pytest.raises(ValueError, match="rnn_params/rnn/linear/w"):
+        minivelo.velo(10, weights=theta)
+
+
+def test_pk_file_that_is_no_zip_gets_a_clear_message(tmp_path):
+    path = tmp_path / "weights.npz"
+    path.write_bytes(b"PK\x00\x00 this is no zip archive")
+    with pytest.raises(ValueError, match="not a zip archive") as info:
+        checkpoint.load(path)
+    assert "pickle" not in str(info.value)
+    truncated = tmp_path / "cut.npz"  # a real .npz cut in half
+    np.savez(truncated, a=np.zeros(1000))
+    truncated.write_bytes(truncated.read_bytes()[:500])
+    with pytest.raises(ValueError, match="zip"):
+        checkpoint.load(truncated)

@@ -8,11 +8,17 @@
 - **Ours**: :func:`save` writes the published format (so anything that reads published
   weights reads ours), with ``gen_id`` recording the configuration; :func:`load` reads
   any of the three, picking by content.
+
+Every loader checks what it read: the tensors must have the shapes of one VeLO
+configuration (:func:`~minivelo.lopt.velo.params.infer_config`) and hold only finite
+numbers (:func:`check_finite`); a NaN or inf in the weights would otherwise turn every
+parameter it touches into NaN after one step. The error names the tensor.
 """
 
 from __future__ import annotations
 
 import os
+import zipfile
 from typing import Any
 
 import msgpack
@@ -33,17 +39,40 @@ def load_published(path_or_bytes) -> dict:
     record = serialization.msgpack_restore(data)
     if not isinstance(record, dict) or "params" not in record:
         raise ValueError("not a VeLO checkpoint: expected a msgpack record with 'params'")
-    theta = _to_numpy_tree(record["params"])
-    infer_config(theta)  # raises naming any misshapen tensor
-    return theta
+    return _checked(_to_numpy_tree(record["params"]))
 
 
 def load_npz(path) -> dict:
     """Read a flat ``.npz`` with '/'-joined names (``rnn_params/rnn/linear/w`` etc.)."""
-    with np.load(path) as flat:
-        theta = unflatten({name: np.asarray(flat[name]) for name in flat.files})
-    infer_config(theta)
-    return theta
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            f"{os.fspath(path)} is not a zip archive, so not an .npz (a truncated or "
+            "corrupt file, or another format with a 'PK' start)"
+        )
+    try:
+        with np.load(path) as flat:
+            theta = unflatten({name: np.asarray(flat[name]) for name in flat.files})
+    except (zipfile.BadZipFile, EOFError, OSError) as err:
+        raise ValueError(
+            f"{os.fspath(path)} starts like a zip archive (.npz) but is not a readable one: {err}"
+        ) from err
+    return _checked(theta)
+
+
+def check_finite(theta: PyTree) -> None:
+    """Raise a ValueError naming the first tensor of ``theta`` with a NaN or inf."""
+    for name, value in flatten(theta).items():
+        if not np.issubdtype(value.dtype, np.number):
+            raise ValueError(f"VeLO meta-parameter {name!r} is not numeric (dtype {value.dtype})")
+        finite = np.isfinite(value)
+        if not finite.all():
+            bad = int(value.size - np.count_nonzero(finite))
+            first = np.unravel_index(int(np.argmin(finite)), value.shape)
+            raise ValueError(
+                f"VeLO meta-parameter {name!r} holds {bad} non-finite value(s) of "
+                f"{value.size} (first at index {tuple(int(i) for i in first)}: "
+                f"{value[first]}): corrupt or diverged weights are refused"
+            )
 
 
 def flatten(theta: dict, prefix: str = "") -> dict[str, np.ndarray]:
@@ -105,12 +134,16 @@ def load(weights) -> dict:
     if isinstance(weights, dict):
         if "params" in weights and "rnn_params" not in weights:
             weights = weights["params"]  # a whole checkpoint record
-        theta = _to_numpy_tree(weights)
-        infer_config(theta)
-        return theta
+        return _checked(_to_numpy_tree(weights))
     raise TypeError(
         f"weights must be a path, bytes or a pytree of meta-parameters, not {type(weights)}"
     )
+
+
+def _checked(theta: dict) -> dict:
+    infer_config(theta)  # raises naming any misshapen tensor
+    check_finite(theta)  # raises naming any tensor with NaN or inf
+    return theta
 
 
 def _read_bytes(path_or_bytes) -> bytes:
