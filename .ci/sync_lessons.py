@@ -229,7 +229,7 @@ def sync(root: Path = ROOT, *, check: bool = False) -> dict[str, list[str]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare only; exit 1 on a difference")
-    parser.add_argument("--root", type=Path, default=ROOT, help="repository root (default: this one)")
+    parser.add_argument("--root", type=Path, default=ROOT, help="repository root")
     args = parser.parse_args(argv)
     try:
         stale = sync(args.root.resolve(), check=args.check)
