@@ -5,7 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from minivelo.meta import estimators, learned_optimizers, unroll
+from minivelo.lopt import base as learned_optimizers
+from minivelo.meta import estimators, unroll
 
 # ------------------------------------------------------------ toy problems
 

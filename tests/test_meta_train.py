@@ -207,7 +207,8 @@ def test_sharded_run_on_four_devices_equals_one_device():
 def test_export_and_evaluation_table(trainer, uninterrupted, tmp_path):
     from minivelo import bench, optim, tasks
     from minivelo.lopt import mlp_lopt
-    from minivelo.meta import evaluate, export, learned_optimizers
+    from minivelo.lopt import base as learned_optimizers
+    from minivelo.meta import evaluate, export
 
     path = export.export(trainer.out_dir, "w", out_dir=tmp_path)
     theta, config, info = mlp_lopt.load_weights(path)

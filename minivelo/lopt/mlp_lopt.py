@@ -24,13 +24,30 @@ One update, for a parameter :math:`p` with gradient :math:`g` at step :math:`t` 
 mean square makes the optimizer blind to the scale of gradients and weights (like Adam),
 so one :math:`\theta` can serve tasks whose gradients differ by orders of magnitude.
 
-Two interfaces:
+Three interfaces:
 
 - :func:`mlp_lopt` builds an ``optax.GradientTransformationExtraArgs`` from meta-parameters
   (``update`` takes ``loss=`` like VeLO's, and ignores it);
 - the pure pieces (:func:`init_meta_params`, :func:`init_state`, :func:`features`,
-  :func:`apply_mlp`, :func:`update`) are what :mod:`minivelo.meta` differentiates through
-  and perturbs.
+  :func:`apply_mlp`, :func:`update`);
+- :class:`minivelo.lopt.base.MLP`, the learned-optimizer contract that meta-training,
+  evaluation and export use (``build({"kind": "mlp", ...}, num_steps)``), met by VeLO too.
+
+>>> import jax, jax.numpy as jnp
+>>> theta = init_meta_params(jax.random.PRNGKey(0))
+>>> num_meta_params() == sum(x.size for x in jax.tree.leaves(theta))
+True
+>>> params = {"w": jnp.array([1.0, -2.0])}
+>>> updates, state = update(theta, params, init_state(params), params, num_steps=100)
+>>> int(state.iteration), updates["w"].shape
+(1, (2,))
+
+References:
+  Metz, Harrison, Freeman, Nado, Schoenholz, Sohl-Dickstein. "Tasks, stability,
+  architecture, and compute: Training more effective learned optimizers, and using them
+  to train themselves", 2020. https://arxiv.org/abs/2009.11243
+  Andrychowicz et al. "Learning to learn by gradient descent by gradient descent", 2016.
+  https://arxiv.org/abs/1606.04474 (the per-parameter, coordinate-wise learned optimizer).
 """
 
 from __future__ import annotations
@@ -260,11 +277,14 @@ def mlp_lopt(
       An ``optax.GradientTransformationExtraArgs``; ``update(grads, state, params, loss=...)``
       needs ``params`` and accepts (and ignores) ``loss``.
 
-    Example::
+    Example (the shipped weights, one step):
 
-        opt = mlp_lopt(num_steps=500)
-        state = opt.init(params)
-        updates, state = opt.update(grads, state, params, loss=loss)
+    >>> import jax.numpy as jnp
+    >>> opt = mlp_lopt(num_steps=500)
+    >>> params = {"w": jnp.ones((2, 3))}
+    >>> updates, state = opt.update(params, opt.init(params), params, loss=1.0)
+    >>> updates["w"].shape
+    (2, 3)
     """
     if meta_params is None:
         meta_params, shipped_config, _ = load_weights()
@@ -300,17 +320,40 @@ def check_meta_params(meta_params: dict, config: MLPLOptConfig = DEFAULT_CONFIG)
 # ------------------------------------------------------------------ saved weights
 
 
-def save_weights(path, meta_params: dict, config: MLPLOptConfig, metadata: dict) -> None:
-    """``path.npz`` (flat ``layer_i/w`` arrays) and ``path.json`` (config and metadata)."""
-    path = pathlib.Path(path).with_suffix("")
+def save_meta_params(path, meta_params: dict) -> None:
+    """``path`` (an ``.npz``): one flat ``layer_i/w`` / ``layer_i/b`` array per tensor."""
     flat = {f"{k}/{n}": np.asarray(v) for k, layer in meta_params.items() for n, v in layer.items()}
-    np.savez(path.with_suffix(".npz"), **flat)
-    info = {"config": config.to_dict(), **metadata}
+    np.savez(path, **flat)
+
+
+def load_meta_params(path) -> dict:
+    """The ``{"layer_i": {"w", "b"}}`` tree that :func:`save_meta_params` wrote."""
+    meta_params: dict = {}
+    with np.load(path) as data:
+        for key in data.files:
+            layer, name = key.split("/")
+            meta_params.setdefault(layer, {})[name] = jnp.asarray(data[key])
+    return meta_params
+
+
+def save_weights(path, meta_params: dict, config: MLPLOptConfig, metadata: dict) -> None:
+    """``path.npz`` (flat ``layer_i/w`` arrays) and ``path.json`` (config and metadata).
+
+    The same files as ``minivelo.lopt.base.build({"kind": "mlp", ...}).save(...)`` writes.
+    """
+    path = pathlib.Path(path).with_suffix("")
+    save_meta_params(path.with_suffix(".npz"), meta_params)
+    info = {"config": {"kind": "mlp", **config.to_dict()}, **metadata}
     path.with_suffix(".json").write_text(json.dumps(info, indent=2) + "\n")
 
 
 def load_weights(name: str = "mlp_lopt_mnist1d") -> tuple[dict, MLPLOptConfig, dict]:
-    """Load ``minivelo/weights/<name>`` (or a path): ``(meta_params, config, metadata)``."""
+    """Load ``minivelo/weights/<name>`` (or a path): ``(meta_params, config, metadata)``.
+
+    Raises ``FileNotFoundError`` when neither ``<name>.npz`` nor
+    ``minivelo/weights/<name>.npz`` exists, ``ValueError`` when the layers do not fit the
+    recorded config.
+    """
     path = pathlib.Path(name)
     if not path.with_suffix(".npz").exists():
         path = WEIGHTS_DIR / name
@@ -318,11 +361,11 @@ def load_weights(name: str = "mlp_lopt_mnist1d") -> tuple[dict, MLPLOptConfig, d
     if not path.with_suffix(".npz").exists():
         raise FileNotFoundError(f"no weights at {path.with_suffix('.npz')}")
     info = json.loads(path.with_suffix(".json").read_text())
-    config = MLPLOptConfig.from_dict(info["config"])
-    meta_params: dict = {}
-    with np.load(path.with_suffix(".npz")) as data:
-        for key in data.files:
-            layer, name_ = key.split("/")
-            meta_params.setdefault(layer, {})[name_] = jnp.asarray(data[key])
+    settings = dict(info["config"])
+    kind = settings.pop("kind", "mlp")
+    if kind != "mlp":
+        raise ValueError(f"{path.with_suffix('.json')} holds a {kind!r} optimizer, not 'mlp'")
+    config = MLPLOptConfig.from_dict(settings)
+    meta_params = load_meta_params(path.with_suffix(".npz"))
     check_meta_params(meta_params, config)
     return meta_params, config, info

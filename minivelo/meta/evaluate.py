@@ -21,12 +21,14 @@ import sys
 import time
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from minivelo import bench, optim
-from minivelo.meta import learned_optimizers, population, unroll
+from minivelo.lopt import base as lopt_base
+from minivelo.lopt.base import LearnedOptimizer
+from minivelo.meta import population
+from minivelo.meta.runs import lopt_runner, seeds_keys, validation_score  # noqa: F401 (re-exported)
+from minivelo.meta.train import load_theta
 from minivelo.tasks.base import Task
 
 PyTree = Any
@@ -35,23 +37,9 @@ ADAM_GRID = tuple(float(lr) for lr in bench.DEFAULT_GRID)  # 1e-4, 3.2e-4, ..., 
 final_loss = bench.final_loss  # mean of the last 5% of steps; a non-finite run -> inf
 
 
-def lopt_runner(task: Task, lopt: learned_optimizers.LearnedOptimizer, num_steps: int):
-    """A jitted ``(theta, keys [S]) -> losses [S, T]``: theta is an argument (no recompiles)."""
-
-    def run(theta, keys):
-        opt = learned_optimizers.as_optax(lopt, theta)
-        return jax.vmap(lambda k: bench.training_run(task, opt, num_steps, k).losses)(keys)
-
-    return jax.jit(run)
-
-
-def seeds_keys(seeds) -> jax.Array:
-    return jax.vmap(jax.random.PRNGKey)(jnp.asarray(list(seeds)))
-
-
 def compare_table(
     task_list: list[Task],
-    lopt: learned_optimizers.LearnedOptimizer,
+    lopt: LearnedOptimizer,
     theta: PyTree,
     num_steps: int,
     seeds=(0, 1),
@@ -108,42 +96,7 @@ def summary(rows: list[dict]) -> str:
     )
 
 
-def validation_score(losses: np.ndarray) -> float:
-    """Mean over runs of ``log(final loss) - log(first loss)`` (lower is better).
-
-    Floored at ``log(1e-12)``, which a final loss of exactly 0 (a perfect fit) scores; a
-    run that diverged (NaN or infinite final loss) scores 10.
-    """
-    losses = np.asarray(losses, np.float64)
-    final = final_loss(losses)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        score = np.log(np.where(final == 0, 1.0, final)) - np.log(losses[..., 0])
-    score = np.where(final == 0, unroll.LOG_RATIO_FLOOR, score)
-    score = np.where(np.isfinite(score), np.maximum(score, unroll.LOG_RATIO_FLOOR), 10.0)
-    return float(np.mean(score))
-
-
 # ------------------------------------------------------------------------------ CLI
-
-
-def load_theta(path: str):
-    """Meta-parameters and their run configuration from a weights file or a run directory."""
-    from minivelo.meta import train
-
-    path = pathlib.Path(path)
-    if path.is_dir():
-        path = path / "best.npz" if (path / "best.npz").exists() else path / "checkpoint.npz"
-    if (
-        path.suffix == ".npz"
-        and path.with_suffix(".json").exists()
-        and not path.name.startswith(("best", "checkpoint"))
-    ):
-        from minivelo.lopt import mlp_lopt
-
-        theta, config, info = mlp_lopt.load_weights(path)
-        run_config = train.MetaConfig.from_dict(info["meta_config"])
-        return theta, run_config
-    return train.load_theta(path)
 
 
 def main(argv=None) -> int:
@@ -169,7 +122,7 @@ def main(argv=None) -> int:
         else (args.family or config.family)
     )
     num_steps = args.num_steps or config.num_steps
-    lopt = learned_optimizers.build(config.optimizer, num_steps)
+    lopt = lopt_base.build(config.optimizer, num_steps)
     family = population.family_from_spec(family_spec)
     # stream 2 of a seed never used for training (stream 0) or validation (stream 1)
     test_tasks = population.sample_tasks(family, args.task_seed, args.num_tasks, stream=2)

@@ -4,27 +4,27 @@
 [--max-minutes 30]`` picks, among the run's validation snapshots (``snapshots/step_*.npz``)
 taken within the budget of wall-clock meta-training time (compilation included), the one
 with the best validation score (or the one ``--snapshot`` names), and writes the weights
-to ``minivelo/weights/``: ``<name>.npz`` for the per-parameter MLP (its layers, a few kB),
-``<name>.msgpack`` for VeLO (the published checkpoint format, so ``minivelo.velo`` and the
-published loaders read it), and ``<name>.json``: the optimizer's architecture, the
-meta-training config, the family, the outer step, the compute spent until then, the
-seeds, the command that reproduces the run, and a thinned copy of its learning curves.
+through the learned optimizer's contract (:meth:`minivelo.lopt.base.LearnedOptimizer.save`;
+no switch on the kind) to ``minivelo/weights/``: ``<name>.npz`` for the per-parameter
+MLP (its layers, a few kB), ``<name>.msgpack`` for VeLO (the published checkpoint format,
+so ``minivelo.velo`` and the published loaders read it), and ``<name>.json``: the
+optimizer's architecture, the meta-training config, the family, the outer step, the
+compute spent until then, the seeds, the command that reproduces the run, and a thinned
+copy of its learning curves.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import hashlib
 import json
 import pathlib
 import sys
 
-import jax
 import numpy as np
 
+from minivelo.lopt import base as lopt_base
 from minivelo.lopt import mlp_lopt
-from minivelo.lopt.velo import checkpoint as velo_checkpoint
-from minivelo.lopt.velo import params as velo_params
 from minivelo.meta import checkpoint
 from minivelo.meta.train import MetaConfig, load_theta, read_metrics
 
@@ -70,13 +70,39 @@ def run_dir_of(path) -> pathlib.Path:
     return path.parent.parent if path.parent.name == "snapshots" else path.parent
 
 
+# Folders that run records moved out of: an old checkpoint's header may still name them.
+MOVED = {"minivelo/weights/in_progress/": "records/"}
+
+
+def sha256_of(path) -> str:
+    """The sha256 of a file's bytes (hex): how provenance names a parent."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _relocated(path: pathlib.Path) -> pathlib.Path:
+    if not path.exists():
+        for old, new in MOVED.items():
+            if path.as_posix().startswith(old):
+                return pathlib.Path(new + path.as_posix()[len(old) :])
+    return path
+
+
 def warm_start_lineage(init_from: str | None) -> list[dict]:
-    """The runs a warm start descends from, nearest first: each one's checkpoint, config
-    (file and contents), outer steps and compute (a warm-started optimizer's cost
-    includes its parents')."""
+    """The runs a warm start descends from, nearest first: each one's checkpoint (path
+    and sha256), config (file and contents), outer steps and compute (a warm-started
+    optimizer's cost includes its parents').
+
+    A parent that is exported weights (``NAME.msgpack`` / ``NAME.npz`` beside a
+    ``NAME.json`` with ``compute``, e.g. the shipped weights) contributes what its JSON
+    records, its own lineage included, so no parent checkpoint need exist.
+    """
     lineage = []
     while init_from is not None:
-        path = pathlib.Path(init_from)
+        path = _relocated(pathlib.Path(init_from))
         if path.is_dir():
             path = path / "checkpoint.npz"
         if not path.exists():
@@ -84,10 +110,30 @@ def warm_start_lineage(init_from: str | None) -> list[dict]:
                 f"the run was warm-started from {path}, which is gone: its compute cannot "
                 "be recorded (restore that checkpoint, then export again)"
             )
+        weights_info = path.with_suffix(".json")
+        if weights_info.exists() and not path.name.startswith(("best", "checkpoint")):
+            info = json.loads(weights_info.read_text())
+            if "compute" not in info:
+                raise ValueError(f"{weights_info} records no compute: cannot count its cost")
+            lineage.append(
+                {
+                    "from": path.as_posix(),
+                    "sha256": sha256_of(path),
+                    "config": None,  # exported weights: their command says how they were made
+                    "command": info.get("command"),
+                    "outer_steps": info["outer_steps"],
+                    "wall_s": info["compute"]["wall_s"],
+                    "cpu_s": info["compute"].get("cpu_s"),
+                    "meta_config": info["meta_config"],
+                }
+            )
+            lineage.extend(info.get("warm_start", []))
+            break
         header = checkpoint.read_header(path)
         lineage.append(
             {
                 "from": path.as_posix(),
+                "sha256": sha256_of(path),
                 "config": (run_dir_of(path) / "config.json").as_posix(),
                 "outer_steps": header["step"],
                 "wall_s": round(header["elapsed_s"], 1),
@@ -97,6 +143,19 @@ def warm_start_lineage(init_from: str | None) -> list[dict]:
         )
         init_from = header["config"].get("init_from")
     return lineage
+
+
+def parents_command(lineage: list[dict]) -> str:
+    """The commands that made the parents, oldest first, each followed by `` && ``; an
+    exported-weights parent's recorded command covers its own ancestors."""
+    steps = []
+    for parent in lineage:
+        if parent.get("command"):
+            steps.append(parent["command"])
+            break
+        run = run_dir_of(parent["from"]).as_posix()
+        steps.append(f"python -m minivelo meta-train --config {parent['config']} --out {run}")
+    return "".join(step + " && " for step in reversed(steps))
 
 
 def learning_curves(metrics: list[dict], upto: int, points: int = 200) -> dict:
@@ -131,9 +190,7 @@ def export(
     else:
         path, header = pathlib.Path(snapshot), checkpoint.read_header(snapshot)
     theta, config = load_theta(path)
-    kind = config.optimizer.get("kind", "mlp")
-    if kind not in ("mlp", "velo"):
-        raise ValueError(f"cannot export optimizer kind {kind!r}; known: mlp, velo")
+    lopt = lopt_base.build(config.optimizer, config.num_steps)
     family = config.family if isinstance(config.family, (dict, list)) else {"name": config.family}
     parents = warm_start_lineage(config.init_from)
     cpu_parts = [header.get("cpu_s")] + [parent["cpu_s"] for parent in parents]
@@ -159,11 +216,7 @@ def export(
             ),
         },
         "command": (
-            "".join(
-                f"python -m minivelo meta-train --config {p['config']} "
-                f"--out {run_dir_of(p['from']).as_posix()} && "
-                for p in reversed(parents)
-            )
+            parents_command(parents)
             + f"python -m minivelo meta-train --config {config_path} --out {run_dir.as_posix()} && "
             f"python -m minivelo.meta.export --run {run_dir.as_posix()} --name {name}"
             + (f" --max-minutes {max_seconds / 60:g}" if max_seconds else "")
@@ -175,22 +228,7 @@ def export(
     }
     out = pathlib.Path(out_dir) if out_dir else mlp_lopt.WEIGHTS_DIR
     out.mkdir(parents=True, exist_ok=True)
-    settings = {k: v for k, v in config.optimizer.items() if k != "kind"}
-    if kind == "mlp":
-        mlp_lopt.save_weights(
-            out / name, theta, mlp_lopt.MLPLOptConfig.from_dict(settings), metadata
-        )
-        return out / f"{name}.npz"
-    velo_config = velo_params.infer_config(theta)
-    info = {
-        "config": {"kind": "velo", **settings, **dataclasses.asdict(velo_config)},
-        "num_meta_params": int(sum(np.size(x) for x in jax.tree.leaves(theta))),
-        **metadata,
-    }
-    velo_checkpoint.save(out / f"{name}.msgpack", theta, step=int(header["step"]))
-    (out / f"{name}.json").write_text(json.dumps(info, indent=2) + "\n")
-    return out / f"{name}.msgpack"
-
+    return lopt.save(out / name, theta, metadata)
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m minivelo.meta.export", description=__doc__)

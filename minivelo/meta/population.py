@@ -47,8 +47,8 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from minivelo import tasks as task_registry
+from minivelo.lopt.base import LearnedOptimizer
 from minivelo.meta import estimators, unroll
-from minivelo.meta.learned_optimizers import LearnedOptimizer
 from minivelo.tasks import registry
 from minivelo.tasks.base import Task, TaskFamily
 

@@ -36,7 +36,8 @@ import optax
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from minivelo.meta import checkpoint, evaluate, learned_optimizers, population
+from minivelo.lopt import base as lopt_base
+from minivelo.meta import checkpoint, population, runs
 
 PyTree = Any
 # Settings that may differ between a checkpoint and the run resuming it (init_from is read
@@ -163,7 +164,7 @@ class MetaTrainer:
         self.family = population.family_from_spec(config.family)
         self.train_tasks = population.sample_tasks(self.family, config.seed, config.num_tasks, 0)
         self.val_tasks = population.sample_tasks(self.family, config.seed, config.num_val_tasks, 1)
-        self.lopt = learned_optimizers.build(config.optimizer, config.num_steps)
+        self.lopt = lopt_base.build(config.optimizer, config.num_steps)
         self.population = population.Population(
             self.train_tasks,
             self.lopt,
@@ -235,14 +236,16 @@ class MetaTrainer:
 
     # ------------------------------------------------------------- validation
     def validate(self, theta) -> float:
-        """:func:`evaluate.validation_score` of ``theta`` on the validation tasks."""
-        keys = evaluate.seeds_keys(range(100, 100 + self.config.val_seeds))
+        """:func:`.runs.validation_score` of ``theta`` on the validation tasks."""
+        keys = runs.seeds_keys(range(100, 100 + self.config.val_seeds))
         losses = []
         for i, task in enumerate(self.val_tasks):
             if i not in self._val_runners:
-                self._val_runners[i] = evaluate.lopt_runner(task, self.lopt, self.config.num_steps)
+                self._val_runners[i] = runs.lopt_runner(
+                    task, self.lopt, self.config.num_steps
+                )
             losses.append(np.asarray(self._val_runners[i](theta, keys)))
-        return float(np.mean([evaluate.validation_score(x) for x in losses]))
+        return float(np.mean([runs.validation_score(x) for x in losses]))
 
     # ------------------------------------------------------------ checkpoints
     def _tree(self, state: TrainState) -> dict:
@@ -388,10 +391,23 @@ def _to_host(x) -> np.ndarray:
 
 
 def load_theta(path) -> tuple[PyTree, MetaConfig]:
-    """The meta-parameters in a ``checkpoint.npz`` or ``best.npz``, and the run's config."""
+    """Meta-parameters and the config of the run that made them, from any of: a run
+    directory (its ``best.npz``, else ``checkpoint.npz``), a checkpoint or snapshot
+    ``.npz``, or exported weights (``NAME.npz`` / ``NAME.msgpack`` beside ``NAME.json``,
+    whose ``meta_config`` is the run's config)."""
+    path = pathlib.Path(path)
+    if path.is_dir():
+        path = path / "best.npz" if (path / "best.npz").exists() else path / "checkpoint.npz"
+    if not path.exists():
+        raise FileNotFoundError(f"no meta-parameters at {path}")
+    if path.with_suffix(".json").exists() and not path.name.startswith(("best", "checkpoint")):
+        _, theta, info = lopt_base.load_weights(path)
+        if "meta_config" not in info:
+            raise ValueError(f"{path.with_suffix('.json')} records no meta_config (its run)")
+        return theta, MetaConfig.from_dict(info["meta_config"])
     header, _ = checkpoint.load_arrays(path)
     config = MetaConfig.from_dict(header["config"])
-    lopt = learned_optimizers.build(config.optimizer, config.num_steps)
+    lopt = lopt_base.build(config.optimizer, config.num_steps)
     template = {"theta": lopt.init_meta_params(jax.random.PRNGKey(0))}
     tree, _ = checkpoint.load(path, template, partial=True)
     return jax.tree.map(jnp.asarray, tree["theta"]), config

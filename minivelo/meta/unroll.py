@@ -31,7 +31,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from minivelo.meta.learned_optimizers import LearnedOptimizer
+from minivelo.lopt.base import LearnedOptimizer
 from minivelo.tasks.base import Task
 
 PyTree = Any
