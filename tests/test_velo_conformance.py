@@ -7,9 +7,16 @@ import functools
 import jax
 import numpy as np
 import pytest
-from velo_goldens import Golden, assert_state_close, assert_steps_close, published_state
+from velo_goldens import (
+    SHARED,
+    Golden,
+    assert_state_close,
+    assert_steps_close,
+    published_state,
+)
 
 from minivelo.lopt.velo import checkpoint, reference
+from minivelo.lopt.velo import golden as golden_data
 from minivelo.lopt.velo.params import infer_config
 from minivelo.lopt.velo.state import init_state
 
@@ -76,15 +83,63 @@ def test_initial_state_matches_published():
         np.testing.assert_array_equal(value, init[key], err_msg=key)
 
 
-def test_published_msgpack_equals_flat_npz():
+def test_published_msgpack_is_the_recorded_file_with_the_recorded_tensors():
+    """golden_a's meta-parameters are the published serializer's own file (sha256 as
+    recorded), with every tensor named, shaped and typed as meta.json lists them."""
     golden = Golden("golden_a")
+    assert golden.theta_file.name == "params.msgpack"
+    assert golden.checkpoint_sha256_matches() is True
     from_msgpack = checkpoint.load(golden.path / "params.msgpack")
-    from_npz = checkpoint.load(golden.path / "meta_params.npz")
-    assert jax.tree.structure(from_msgpack) == jax.tree.structure(from_npz)
-    for a, b in zip(jax.tree.leaves(from_msgpack), jax.tree.leaves(from_npz), strict=True):
-        assert a.dtype == b.dtype and a.shape == b.shape
-        np.testing.assert_array_equal(a, b)
+    flat = checkpoint.flatten(from_msgpack)
+    listed = {entry["name"]: entry for entry in golden.meta["meta_params"]["names"]}
+    assert set(flat) == set(listed)
+    for name, value in flat.items():
+        assert list(value.shape) == listed[name]["shape"], name
+        assert str(value.dtype) == listed[name]["dtype"], name
     config = infer_config(from_msgpack)
     assert (config.lstm_hidden_size, config.num_banks) == (512, 256)
-    assert config.num_meta_params == 2_320_385
+    assert config.num_meta_params == golden.meta["meta_params"]["total_count"] == 2_320_385
     assert from_msgpack["rnn_params"]["rnn/linear"]["w"].shape == (1024, 2048)
+
+
+@pytest.mark.parametrize("name", BUNDLES)
+def test_shared_copy_when_present_is_identical(name):
+    """The bundles as first recorded (../shared/velo, beside a full clone) equal ours;
+    there golden_a also has the flat .npz, which must hold the msgpack's numbers."""
+    shared = SHARED / name
+    if not shared.is_dir():
+        pytest.skip(f"no shared copy at {shared} (only beside the original clone)")
+    golden = Golden(name)
+    for path in golden.path.iterdir():
+        assert (shared / path.name).read_bytes() == path.read_bytes(), path.name
+    if (shared / "meta_params.npz").is_file():
+        from_npz = checkpoint.load(shared / "meta_params.npz")
+        assert jax.tree.structure(from_npz) == jax.tree.structure(golden.theta)
+        for a, b in zip(jax.tree.leaves(from_npz), jax.tree.leaves(golden.theta), strict=True):
+            np.testing.assert_array_equal(a, np.asarray(b))
+
+
+def test_golden_tiny_is_found_from_anywhere(tmp_path, monkeypatch):
+    """It ships in the package, so a lesson in an empty folder (Colab) finds it; golden_a
+    is found only from inside a checkout, with an error that says where it lives."""
+    monkeypatch.chdir(tmp_path)
+    bundle = golden_data.load_golden("golden_tiny")
+    assert bundle.num_updates == 5 and len(bundle.leaf_order) == 6
+    assert golden_data.find_golden("golden_a") is None
+    with pytest.raises(FileNotFoundError, match="tests/data"):
+        golden_data.load_golden("golden_a")
+    with pytest.raises(ValueError, match="unknown golden bundle"):
+        golden_data.find_golden("golden_b")
+
+
+def test_a_wrong_step_is_caught_by_the_tolerance():
+    golden = Golden("golden_tiny")
+    published = golden.tree(0, "update_f64")
+    errors = golden_data.step_errors(golden, 0, published)
+    assert all(error == 0.0 <= tolerance for error, tolerance in errors.values())
+    name = golden.leaf_order[0]
+    off = dict(published, **{name: published[name] * 1.01})  # 1% too long
+    error, tolerance = golden_data.step_errors(golden, 0, off)[name]
+    assert error > tolerance
+    with pytest.raises(IndexError, match="updates 0..4"):
+        golden.tree(5, "grads")

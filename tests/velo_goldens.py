@@ -1,57 +1,42 @@
 """Golden test vectors of the published VeLO: loading, replay and comparison helpers.
 
-``golden_tiny`` lives in ``tests/data``; ``golden_a`` is read from ``../shared/velo`` beside
-the clone when it is there (CI has it) and skipped otherwise.
+Both bundles are always here: ``golden_tiny`` ships in the package (``minivelo/data``),
+``golden_a`` lives in ``tests/data/golden_a`` (its inputs, the published-format
+``params.msgpack`` and the recorded trajectory), loaded through
+:mod:`minivelo.lopt.velo.golden`. A missing bundle is an error, never a skip. The shared
+folder beside a full clone (``../shared/velo``) is only a cross-check: where it holds a
+bundle, its files must equal the repository's.
 """
 
 from __future__ import annotations
 
-import json
 import pathlib
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
-from minivelo.lopt.velo import checkpoint
+from minivelo.lopt.velo import golden as golden_data
 from minivelo.lopt.velo.state import VeLOState
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
-BUNDLES = {
-    "golden_tiny": REPO / "tests" / "data" / "golden_tiny",
-    "golden_a": REPO.parent / "shared" / "velo" / "golden_a",
-}
+SHARED = REPO.parent / "shared" / "velo"  # optional: the bundles as first recorded
+#: Where each bundle lives (what tests that read a bundle's files by name use).
+BUNDLES = {name: golden_data.find_golden(name, start=REPO) for name in golden_data.NAMES}
+_missing = [name for name, path in BUNDLES.items() if path is None]
+if _missing:
+    raise FileNotFoundError(
+        f"golden bundles {_missing} missing from this checkout (minivelo/data/golden_tiny, "
+        "tests/data/golden_a): they are committed; restore them with git"
+    )
 
 
-class Golden:
-    """One bundle: meta.json, the meta-parameters and the recorded trajectory."""
+class Golden(golden_data.GoldenBundle):
+    """A bundle with ``theta`` as jax arrays, found from the repository (never skipped)."""
 
     def __init__(self, name: str):
-        path = BUNDLES[name]
-        if not (path / "trajectory.npz").exists():
-            pytest.skip(f"{name} not found at {path}")
-        self.name, self.path = name, path
-        self.meta = json.loads((path / "meta.json").read_text())
-        self.trajectory = dict(np.load(path / "trajectory.npz"))
-        self.theta = jax.tree.map(jnp.asarray, checkpoint.load(path / "meta_params.npz"))
-        self.leaf_order = self.meta["target"]["leaf_order"]
-        self.num_steps = int(self.meta["num_steps"])
-        self.num_updates = int(self.meta["n_updates"])
-
-    def tree(self, step: int, kind: str) -> dict:
-        """params_before / grads / params_after / update_f64 of update ``step``."""
-        return {k: self.trajectory[f"step{step}/{kind}/{k}"] for k in self.leaf_order}
-
-    def loss(self, step: int):
-        return self.trajectory[f"step{step}/loss"]
-
-    def trace(self, step: int, name: str) -> np.ndarray:
-        return self.trajectory[f"step{step}/trace/{name}"]
-
-    def state_after(self, step: int) -> dict:
-        prefix = f"step{step}/state_after/"
-        return {k[len(prefix) :]: v for k, v in self.trajectory.items() if k.startswith(prefix)}
+        super().__init__(golden_data.load_golden(name, start=REPO).path)
+        self.theta = jax.tree.map(jnp.asarray, self.theta)
 
 
 def published_state(state: VeLOState, leaf_order) -> dict:
@@ -78,14 +63,8 @@ def published_state(state: VeLOState, leaf_order) -> dict:
 
 
 def assert_steps_close(mine: dict, golden: Golden, step: int) -> None:
-    """SPEC: per tensor, |mine - ref| <= 1e-4 * max|ref| + 2 * ulp(max|p|)."""
-    reference = golden.tree(step, "update_f64")
-    params = golden.tree(step, "params_before")
-    for name in golden.leaf_order:
-        ref = reference[name]
-        ulp = np.spacing(np.float32(np.max(np.abs(params[name]))))
-        tolerance = 1e-4 * np.max(np.abs(ref)) + 2 * ulp
-        error = np.max(np.abs(np.asarray(mine[name], np.float64) - ref))
+    """Per tensor, |mine - ref| <= 1e-4 * max|ref| + 2 * ulp(max|p|) (``golden.step_errors``)."""
+    for name, (error, tolerance) in golden_data.step_errors(golden, step, mine).items():
         assert error <= tolerance, (
             f"{golden.name} update {step} tensor {name}: {error} > {tolerance}"
         )
