@@ -20,6 +20,11 @@ What the wrapper adds around one VeLO update (:mod:`.fused`, or :mod:`.reference
 - **Non-finite loss or gradients** (our choice; the published model would spread NaN into
   its state): the call is skipped. Updates are zero, the state is unchanged, and
   ``state.num_skipped`` counts such calls.
+
+References:
+  Metz, Harrison, Freeman, Nado, Sohl-Dickstein et al. "VeLO: Training Versatile Learned
+  Optimizers by Scaling Up", 2022. https://arxiv.org/abs/2211.09760 (and the published
+  code, google/learned_optimization, ``research/general_lopt``).
 """
 
 from __future__ import annotations
@@ -103,9 +108,9 @@ def velo(
       weights: the meta-parameters: a path to a published-format msgpack checkpoint (the
         ``params`` file), a path to a flat ``.npz`` (names like ``rnn_params/linear_1/w``),
         or an in-memory pytree in the published nesting. Sizes are read off the shapes.
-        None loads the weights shipped in ``minivelo/weights/`` (``minivelo_small.msgpack``
-        or ``minivelo_small.npz``) and raises a ValueError saying how to pass weights while
-        none ship.
+        None loads the weights that ship in ``minivelo/weights/``
+        (``minivelo_small.msgpack``, meta-trained by this project; its ``.json`` records
+        how). A ValueError says how to pass weights only if that file has been removed.
       weight_decay: :math:`\lambda`; adds :math:`\lambda p` to g and
         :math:`\lambda \sum p^2` to the loss, as the published wrapper does.
       implementation: ``"fused"`` (fast, the default) or ``"reference"`` (plain).
