@@ -183,3 +183,46 @@ def test_optuna_sampler_runs_the_same_loop():
     assert [t.params for t in run().trials] == [t.params for t in study.trials]  # reproducible
     with pytest.raises(ValueError, match="acquisition"):
         bayesopt.optuna_sampler(bounds, acquisition="nope")
+
+
+def test_log_outputs_model_the_log_and_reject_non_positive_values():
+    optimizer = bayesopt.BayesianOptimizer([(0.0, 1.0)], num_initial=2, log_outputs=True)
+    for x, y in [(0.1, 2.0), (0.5, 0.02), (0.9, 1.0)]:
+        optimizer.tell([x], y)
+    np.testing.assert_allclose(optimizer.modelled_y, np.log([2.0, 0.02, 1.0]))
+    unit = optimizer.to_unit(np.array([[0.5], [0.7]]))
+    direct = bayesopt.fit_gp(optimizer.to_unit(optimizer.x), np.log(optimizer.y))
+    np.testing.assert_allclose(optimizer.surrogate().predict(unit), direct.predict(unit))
+    assert optimizer.surrogate().predict(unit)[0][0] < 0  # log 0.02 = -3.9; a GP of y is > 0
+    with pytest.raises(ValueError, match="positive"):
+        optimizer.tell([0.3], 0.0)
+    assert len(optimizer.y) == 3
+
+
+def test_plots_mark_each_acquisitions_maximiser():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    one_d = bayesopt.BayesianOptimizer([(-3.0, 3.0)], num_initial=4, seed=1)
+    for _ in range(4):
+        x = one_d.ask()
+        one_d.tell(x, _wiggly(x))
+    fig, axes = plt.subplots(1, 2)
+    nexts = bayesopt.plot_1d(one_d, axes)
+    grid = np.linspace(0.0, 1.0, 400)[:, None]
+    mean, std = one_d.surrogate().predict(grid)
+    ei = bayesopt.expected_improvement(mean, std, one_d.y.min())
+    assert nexts["EI"] == pytest.approx(one_d.from_unit(grid[np.argmax(ei)])[0])
+    assert set(nexts) == {"EI", "PI", "UCB, kappa = 2"}
+    two_d = bayesopt.BayesianOptimizer([(0.0, 1.0), (0.0, 2.0)], num_initial=3)
+    for _ in range(3):
+        x = two_d.ask()
+        two_d.tell(x, float(np.sum(x)))
+    assert len(bayesopt.plot_2d(two_d, axes)) == 2
+    with pytest.raises(ValueError, match="1-D"):
+        bayesopt.plot_1d(two_d, axes)
+    with pytest.raises(ValueError, match="2-D"):
+        bayesopt.plot_2d(one_d, axes)
+    plt.close(fig)

@@ -29,7 +29,8 @@ acquisition returns a score to *maximise*.
 The pieces: :func:`rbf_kernel`, :func:`matern52_kernel`, :class:`GaussianProcess`,
 :func:`fit_gp`, :func:`expected_improvement`, :func:`probability_of_improvement`,
 :func:`upper_confidence_bound`, the ask/tell loop :class:`BayesianOptimizer`,
-:func:`minimize`, and :func:`optuna_sampler`, the same loop as an Optuna sampler.
+:func:`minimize`, :func:`optuna_sampler` (the same loop as an Optuna sampler), and
+:func:`plot_1d` / :func:`plot_2d`, pictures of the surrogate and the acquisitions.
 
 References:
   C. E. Rasmussen and C. K. I. Williams, *Gaussian Processes for Machine Learning*, MIT
@@ -70,6 +71,8 @@ __all__ = [
     "matern52_kernel",
     "minimize",
     "optuna_sampler",
+    "plot_1d",
+    "plot_2d",
     "probability_of_improvement",
     "rbf_kernel",
     "upper_confidence_bound",
@@ -377,6 +380,8 @@ class BayesianOptimizer:
       kappa: the :math:`\kappa` of UCB.
       num_candidates: random candidates per ``ask``.
       seed: seeds the initial design and the candidates (deterministic).
+      log_outputs: model :math:`\log y` instead of :math:`y` (for positive losses that
+        span decades; the minimiser is the same, the surrogate is smoother).
     """
 
     def __init__(
@@ -390,6 +395,7 @@ class BayesianOptimizer:
         kappa: float = 2.0,
         num_candidates: int = 2000,
         seed: int = 0,
+        log_outputs: bool = False,
     ):
         bounds = np.asarray(bounds, float)
         if bounds.ndim != 2 or bounds.shape[1] != 2 or len(bounds) == 0:
@@ -408,6 +414,7 @@ class BayesianOptimizer:
         self.acquisition = acquisition
         self.num_initial = num_initial
         self.kernel = kernel
+        self.log_outputs = bool(log_outputs)
         self.xi = float(xi)
         self.kappa = float(kappa)
         self.num_candidates = num_candidates
@@ -455,6 +462,8 @@ class BayesianOptimizer:
         y = float(y)
         if not math.isfinite(y):
             raise ValueError(f"y must be finite, got {y} (map a diverged run to a finite loss)")
+        if self.log_outputs and not y > 0:
+            raise ValueError(f"log_outputs needs positive values, got y = {y}")
         self._unit_x.append(self.to_unit(x))
         self._y.append(y)
 
@@ -463,15 +472,21 @@ class BayesianOptimizer:
         """The GP fitted to everything told so far, on unit-cube inputs."""
         if not self._y:
             raise ValueError("no evaluations yet: tell() one before asking for a surrogate")
-        return fit_gp(np.asarray(self._unit_x), self.y, kernel=self.kernel)
+        return fit_gp(np.asarray(self._unit_x), self.modelled_y, kernel=self.kernel)
+
+    @property
+    def modelled_y(self) -> np.ndarray:
+        """What the GP models: ``y``, or ``log y`` with ``log_outputs``."""
+        return np.log(self.y) if self.log_outputs else self.y
 
     def score(self, gp: GaussianProcess, unit_points: np.ndarray) -> np.ndarray:
-        """The acquisition function at ``unit_points`` (``[m, dim]``) under ``gp``."""
+        """The acquisition function at ``unit_points`` (``[m, dim]``, in the unit cube)."""
         mean, std = gp.predict(unit_points)
+        best = self.modelled_y.min()
         if self.acquisition == "ei":
-            return expected_improvement(mean, std, self.y.min(), self.xi)
+            return expected_improvement(mean, std, best, self.xi)
         if self.acquisition == "pi":
-            return probability_of_improvement(mean, std, self.y.min(), self.xi)
+            return probability_of_improvement(mean, std, best, self.xi)
         return upper_confidence_bound(mean, std, self.kappa)
 
     def ask(self, candidate_seed=None) -> np.ndarray:
@@ -520,6 +535,87 @@ def minimize(
         optimizer.tell(x, fn(x))
     best = int(np.argmin(optimizer.y))
     return MinimizeResult(optimizer.x, optimizer.y, optimizer.x[best], float(optimizer.y[best]))
+
+
+# ---------------------------------------------------------------------------------------
+# Pictures of the surrogate and the acquisitions (for the lessons)
+# ---------------------------------------------------------------------------------------
+
+
+def _acquisition_curves(optimizer: BayesianOptimizer, gp: GaussianProcess, unit_points):
+    mean, std = gp.predict(unit_points)
+    best = optimizer.modelled_y.min()
+    return {
+        "EI": expected_improvement(mean, std, best, optimizer.xi),
+        "PI": probability_of_improvement(mean, std, best, optimizer.xi),
+        f"UCB, kappa = {optimizer.kappa:g}": upper_confidence_bound(mean, std, optimizer.kappa),
+    }
+
+
+def plot_1d(optimizer: BayesianOptimizer, axes, *, truth=None, resolution: int = 400):
+    r"""Draw a 1-D optimizer's surrogate (left axis) and its three acquisitions (right axis).
+
+    Left: the evaluations, the posterior mean and a band of two standard deviations (in
+    the units of ``y``; with ``log_outputs`` the band is :math:`\exp(\mu \pm 2\sigma)` on
+    a log axis), and ``truth = (x, y)`` if given. Right: EI, PI and UCB, each scaled to
+    a maximum of 1 (UCB shifted to a minimum of 0), with a marker where each would
+    evaluate next. Returns the next point of each acquisition, in the box's coordinates.
+    """
+    if optimizer.dim != 1:
+        raise ValueError(f"plot_1d needs a 1-D optimizer, this one has {optimizer.dim} dims")
+    ax_model, ax_acquisition = axes
+    unit = np.linspace(0.0, 1.0, resolution)[:, None]
+    x = optimizer.from_unit(unit)[:, 0]
+    gp = optimizer.surrogate()
+    mean, std = gp.predict(unit)
+    low, mid, high = mean - 2 * std, mean, mean + 2 * std
+    if optimizer.log_outputs:
+        low, mid, high = np.exp(low), np.exp(mid), np.exp(high)
+        ax_model.set_yscale("log")
+    if truth is not None:
+        ax_model.plot(*truth, color="0.6", lw=1.5, label="truth (not seen)")
+    ax_model.fill_between(x, low, high, color="C0", alpha=0.2, label="mean +- 2 sd")
+    ax_model.plot(x, mid, color="C0", label="GP mean")
+    ax_model.plot(optimizer.x[:, 0], optimizer.y, "ko", label="evaluations")
+    ax_model.set_ylabel("objective")
+    ax_model.legend()
+    nexts = {}
+    for i, (name, values) in enumerate(_acquisition_curves(optimizer, gp, unit).items()):
+        scaled = values - values.min() if name.startswith("UCB") else values
+        scaled = scaled / scaled.max() if scaled.max() > 0 else scaled
+        ax_acquisition.plot(x, scaled, color=f"C{i + 1}", label=name)
+        nexts[name] = float(x[np.argmax(values)])
+        ax_acquisition.plot(nexts[name], 1.0, "v", color=f"C{i + 1}", ms=10)
+    ax_acquisition.set_ylabel("acquisition (scaled)")
+    ax_acquisition.legend()
+    return nexts
+
+
+def plot_2d(optimizer: BayesianOptimizer, axes, *, resolution: int = 60):
+    """Draw a 2-D optimizer's posterior mean (left) and its acquisition (right).
+
+    Both as filled contours over the box, with the evaluations as red dots and the
+    acquisition's maximiser on this grid as a white star. Returns the two contour sets
+    (for colorbars).
+    """
+    if optimizer.dim != 2:
+        raise ValueError(f"plot_2d needs a 2-D optimizer, this one has {optimizer.dim} dims")
+    ax_mean, ax_acquisition = axes
+    u0, u1 = np.meshgrid(np.linspace(0, 1, resolution), np.linspace(0, 1, resolution))
+    unit = np.c_[u0.ravel(), u1.ravel()]
+    box = optimizer.from_unit(unit)
+    gx, gy = box[:, 0].reshape(u0.shape), box[:, 1].reshape(u0.shape)
+    gp = optimizer.surrogate()
+    mean, _ = gp.predict(unit)
+    score = optimizer.score(gp, unit)
+    images = (
+        ax_mean.contourf(gx, gy, mean.reshape(u0.shape), levels=20, cmap="viridis_r"),
+        ax_acquisition.contourf(gx, gy, score.reshape(u0.shape), levels=20, cmap="magma"),
+    )
+    for ax in axes:
+        ax.plot(optimizer.x[:, 0], optimizer.x[:, 1], "o", color="red", ms=4)
+    ax_acquisition.plot(*box[np.argmax(score)], "*", color="white", ms=16, mec="black")
+    return images
 
 
 # ---------------------------------------------------------------------------------------
