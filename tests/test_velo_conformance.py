@@ -143,3 +143,19 @@ def test_a_wrong_step_is_caught_by_the_tolerance():
     assert error > tolerance
     with pytest.raises(IndexError, match="updates 0..4"):
         golden.tree(5, "grads")
+
+
+def test_golden_tiny_is_listed_as_package_data():
+    """The wheel carries golden_tiny only if pyproject's package-data globs match its files
+    (setuptools' ``data/*`` does not reach into ``data/golden_tiny/``)."""
+    import pathlib
+
+    import tomllib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    config = tomllib.loads((root / "pyproject.toml").read_text())
+    globs = config["tool"]["setuptools"]["package-data"]["minivelo"]
+    shipped = {p for pattern in globs for p in (root / "minivelo").glob(pattern) if p.is_file()}
+    bundle = golden_data.find_golden("golden_tiny").resolve()
+    missing = sorted(p.name for p in bundle.iterdir() if p.resolve() not in shipped)
+    assert not missing, f"package-data {globs} leaves out golden_tiny's {missing}"
