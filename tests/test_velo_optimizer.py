@@ -234,3 +234,39 @@ def test_bfloat16_parameters_get_bfloat16_updates(theta):
     grads = jax.tree.map(jnp.ones_like, params)
     updates, _ = tx.update(grads, tx.init(params), params, loss=1.0)
     assert all(u.dtype == jnp.bfloat16 for u in jax.tree.leaves(updates))
+
+
+def test_two_weight_sets_of_one_preset_compile_once(theta):
+    other = init_meta_params(jax.random.PRNGKey(1), "tiny")
+    tx_a, tx_b = minivelo.velo(50, weights=theta), minivelo.velo(50, weights=other)
+    params = _params()
+    loss, grads = jax.value_and_grad(_loss)(params)
+
+    @functools.partial(jax.jit, donate_argnums=(1,))
+    def step(params, state):
+        return tx_a.update(grads, state, params, loss=loss)
+
+    updates_a, _ = step(params, tx_a.init(params))
+    updates_b, _ = step(params, tx_b.init(params))  # tx_a's update, tx_b's weights
+    updates_swapped, _ = step(params, optimizer.with_weights(tx_a.init(params), other))
+    assert step._cache_size() == 1  # one trace and compilation for both weight sets
+    for u, v in zip(jax.tree.leaves(updates_b), jax.tree.leaves(updates_swapped), strict=True):
+        np.testing.assert_array_equal(u, v)
+    for weights, updates in ((theta, updates_a), (other, updates_b)):
+        steps, _, _ = reference.update(
+            weights, init_state(params, weights), grads, params, loss, 50
+        )
+        for u, s in zip(jax.tree.leaves(updates), jax.tree.leaves(steps), strict=True):
+            np.testing.assert_allclose(u, -s, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(updates_a["w"], updates_b["w"])  # the weights do matter
+
+    # No meta-parameter is a constant of the program (as it is when the update closes
+    # over theta: the control below finds the bytes of its tensors in the program text).
+    def embedded(text):
+        return [w for w in jax.tree.leaves(theta) if np.asarray(w).tobytes().hex().upper() in text]
+
+    assert not embedded(step.lower(params, tx_a.init(params)).as_text())
+    closure = jax.jit(lambda p: reference.update(theta, init_state(p, theta), grads, p, loss, 50))
+    assert embedded(closure.lower(params).as_text())
+    with pytest.raises(ValueError, match="holds weights of"):
+        optimizer.with_weights(tx_a.init(params), init_meta_params(jax.random.PRNGKey(2), "small"))
