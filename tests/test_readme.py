@@ -24,5 +24,11 @@ def test_readme_setup_block_is_what_ci_runs():
     commands = [line.split("#")[0].strip() for line in setup.splitlines()]
     commands = [c for c in commands if c and not c.startswith("```")]
     assert commands[0].startswith("pip install") and ".[all]" in commands[0]
+    # installed at the versions the lessons' outputs were made with
+    assert "-c .ci/constraints.txt" in commands[0]
+    assert (ROOT / ".ci" / "constraints.txt").is_file()
     assert commands[1].startswith("python -m pytest")
-    assert "README.md" in (ROOT / ".ci" / "run").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "README.md" in ci
+    assert ".ci/lessons_from_wheel" in ci and (ROOT / ".ci" / "lessons_from_wheel").is_file()
+    assert "3.12" in ci  # CI's Python is the lessons' Python
