@@ -15,18 +15,47 @@ steps (``tests/test_optim.py``). Where the textbook and optax disagree on a conv
 the docstring says which one we follow and how to get the other.
 
 A learning rate may be a number or a schedule ``count -> learning rate`` (as in optax).
+
+Non-finite gradients. A NaN or :math:`\pm\infty` in a gradient is never hidden or
+skipped: the update of that coordinate is NaN or :math:`\pm\infty` at that step and, for
+every optimizer with state (all but :func:`sgd`), at every later step too, because the
+state carries it. So a diverged run shows NaN in its parameters, as with optax; nothing
+freezes a coordinate silently. Where optax hides it we do not (tested): ``optax.adagrad``
+returns 0 for such a coordinate from the second step on, ``optax.adagrad`` and
+``optax.rmsprop`` divide every later gradient by an infinite accumulator (updates of 0
+for ever) after an infinite gradient, and ``optax.lion`` turns an infinite momentum into a
+finite step :math:`\pm\eta` for ever. For finite gradients nothing changes.
+To *skip* steps with non-finite gradients instead (what :func:`minivelo.velo` does),
+wrap an optimizer in ``optax.apply_if_finite(opt, max_consecutive_errors)``.
+
+Hyperparameters. Values no one can mean raise a ``ValueError`` naming the argument: EMA
+coefficients (``beta``, ``b1``, ``b2``, ``decay``, ``rho``) outside :math:`[0, 1)`, a
+negative ``eps`` or ``weight_decay``, NaN or inf anywhere. optax 0.2.8 accepts all of
+these silently. A negative learning rate is allowed, as in optax (it ascends). A traced
+value (under ``jax.vmap``) is not checked.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import optax
 
-ScalarOrSchedule = float | Callable[[jax.Array], jax.Array]
+from minivelo._optim_common import (
+    DECAY,
+    NON_NEGATIVE,
+    ScalarOrSchedule,
+    check_hyperparameters,
+    check_learning_rate,
+    increment,
+    learning_rate_at,
+    nan_unless_finite,
+    no_decay,
+    zeros_like,
+)
+from minivelo.second_order import adahessian  # AdaHessian, reachable as optim.adahessian
 
 __all__ = [
     "adahessian",
@@ -44,22 +73,8 @@ __all__ = [
 
 
 # ---------------------------------------------------------------------------------------
-# Small helpers shared by every optimizer
+# Optimizer states (the helpers shared with second_order live in minivelo._optim_common)
 # ---------------------------------------------------------------------------------------
-
-
-def _no_decay(weight_decay) -> bool:
-    """True only for a Python zero: a traced (e.g. vmapped) decay is always applied."""
-    return isinstance(weight_decay, (int, float)) and weight_decay == 0
-
-
-def _learning_rate_at(learning_rate: ScalarOrSchedule, count: jax.Array) -> jax.Array:
-    """The step size :math:`\\eta_t` at step ``count`` (0 on the first update)."""
-    return learning_rate(count) if callable(learning_rate) else jnp.asarray(learning_rate)
-
-
-def _zeros_like(params):
-    return jax.tree.map(jnp.zeros_like, params)
 
 
 class CountState(NamedTuple):
@@ -90,11 +105,6 @@ class AdamState(NamedTuple):
     nu: optax.Updates  # v_t, second moment (EMA of g^2)
 
 
-def _increment(count: jax.Array) -> jax.Array:
-    # Saturate instead of overflowing int32 after 2^31 - 1 steps (as optax does).
-    return jnp.where(count < jnp.iinfo(jnp.int32).max, count + 1, count)
-
-
 # ---------------------------------------------------------------------------------------
 # Gradient descent and momentum
 # ---------------------------------------------------------------------------------------
@@ -111,7 +121,22 @@ def sgd(learning_rate: ScalarOrSchedule) -> optax.GradientTransformation:
 
     Returns:
       An ``optax.GradientTransformation``; equal to ``optax.sgd(learning_rate)`` (tested).
+
+    Example:
+
+      >>> params = jnp.array([1.0, -2.0])
+      >>> grads = jnp.array([0.5, -3.0])
+      >>> opt = sgd(0.1)
+      >>> updates, state = opt.update(grads, opt.init(params))
+      >>> # -eta g
+      >>> print([round(u, 4) for u in updates.tolist()])
+      [-0.05, 0.3]
+
+    References:
+      Robbins & Monro (1951), "A Stochastic Approximation Method", Annals of
+      Mathematical Statistics 22(3). https://doi.org/10.1214/aoms/1177729586
     """
+    check_learning_rate("sgd", learning_rate)
 
     def init(params):
         del params
@@ -119,9 +144,9 @@ def sgd(learning_rate: ScalarOrSchedule) -> optax.GradientTransformation:
 
     def update(grads, state, params=None):
         del params
-        eta = _learning_rate_at(learning_rate, state.count)
+        eta = learning_rate_at(learning_rate, state.count)
         updates = jax.tree.map(lambda g: -eta * g, grads)  # u = -eta g
-        return updates, CountState(count=_increment(state.count))
+        return updates, CountState(count=increment(state.count))
 
     return optax.GradientTransformation(init, update)
 
@@ -150,21 +175,46 @@ def momentum(
     Returns:
       An ``optax.GradientTransformation``; equal to
       ``optax.sgd(learning_rate, momentum=beta, nesterov=nesterov)`` (tested).
+
+    Example:
+
+      >>> params = jnp.array([1.0, -2.0])
+      >>> grads = jnp.array([0.5, -3.0])
+      >>> opt = momentum(0.1, beta=0.9)
+      >>> state = opt.init(params)
+      >>> _, state = opt.update(grads, state)
+      >>> updates, state = opt.update(grads, state)  # the same gradient again
+      >>> # -eta (1 + beta) g: the velocity has built up
+      >>> print([round(u, 4) for u in updates.tolist()])
+      [-0.095, 0.57]
+
+    References:
+      Polyak (1964), "Some methods of speeding up the convergence of iteration methods",
+      USSR Computational Mathematics and Mathematical Physics 4(5).
+      https://doi.org/10.1016/0041-5553(64)90137-5
+
+      Sutskever, Martens, Dahl & Hinton (2013), "On the importance of initialization and
+      momentum in deep learning", ICML. https://proceedings.mlr.press/v28/sutskever13.html
+
+      Bengio, Boulanger-Lewandowski & Pascanu (2013), "Advances in optimizing recurrent
+      networks", ICASSP (the Nesterov reformulation). https://arxiv.org/abs/1212.0901
     """
+    check_learning_rate("momentum", learning_rate)
+    check_hyperparameters("momentum", beta=(beta, DECAY))
 
     def init(params):
-        return MomentumState(count=jnp.zeros([], jnp.int32), velocity=_zeros_like(params))
+        return MomentumState(count=jnp.zeros([], jnp.int32), velocity=zeros_like(params))
 
     def update(grads, state, params=None):
         del params
-        eta = _learning_rate_at(learning_rate, state.count)
+        eta = learning_rate_at(learning_rate, state.count)
         velocity = jax.tree.map(lambda v, g: beta * v + g, state.velocity, grads)  # v_t
         if nesterov:
             direction = jax.tree.map(lambda v, g: g + beta * v, velocity, grads)  # g + b v_t
         else:
             direction = velocity
         updates = jax.tree.map(lambda d: -eta * d, direction)
-        return updates, MomentumState(count=_increment(state.count), velocity=velocity)
+        return updates, MomentumState(count=increment(state.count), velocity=velocity)
 
     return optax.GradientTransformation(init, update)
 
@@ -192,7 +242,10 @@ def adagrad(
     from :math:`G_0 = 0` and puts :math:`\epsilon` outside the root,
     :math:`g / (\delta + \sqrt{G_t})`. We follow optax: :math:`G_0 = 0.1` by default and
     :math:`\epsilon` inside the root; a coordinate whose :math:`G_t` is exactly 0 (only
-    possible with :math:`G_0 = 0`) gets a zero update. Pass
+    possible with :math:`G_0 = 0`) gets a zero update. A NaN or inf gradient makes
+    :math:`G_t` non-finite and so every later update of that coordinate NaN; optax
+    returns 0 there from the next step on, which freezes the coordinate silently (we
+    differ from optax only there, see the module docstring). Pass
     ``initial_accumulator_value=0.0`` for the textbook's start (tested); with
     :math:`G_0 = 0` the first update of every coordinate is then :math:`-\eta\,
     \mathrm{sign}(g)` (up to :math:`\epsilon`). ``eps_in_sqrt=False`` puts
@@ -208,9 +261,27 @@ def adagrad(
     Returns:
       An ``optax.GradientTransformation``; equal to
       ``optax.adagrad(learning_rate, initial_accumulator_value, eps)`` (tested).
+
+    Example:
+
+      >>> params = jnp.array([1.0, -2.0])
+      >>> grads = jnp.array([0.5, -3.0])
+      >>> opt = adagrad(0.1, initial_accumulator_value=0.0)  # the textbook start
+      >>> updates, state = opt.update(grads, opt.init(params))
+      >>> # -eta sign(g): G_1 = g^2
+      >>> print([round(u, 4) for u in updates.tolist()])
+      [-0.1, 0.1]
+
+    References:
+      Duchi, Hazan & Singer (2011), "Adaptive Subgradient Methods for Online Learning and
+      Stochastic Optimization", JMLR 12. https://jmlr.org/papers/v12/duchi11a.html
     """
-    if initial_accumulator_value < 0:
-        raise ValueError(f"initial_accumulator_value must be >= 0, got {initial_accumulator_value}")
+    check_learning_rate("adagrad", learning_rate)
+    check_hyperparameters(
+        "adagrad",
+        initial_accumulator_value=(initial_accumulator_value, NON_NEGATIVE),
+        eps=(eps, NON_NEGATIVE),
+    )
 
     def init(params):
         accumulator = jax.tree.map(lambda p: jnp.full_like(p, initial_accumulator_value), params)
@@ -218,16 +289,17 @@ def adagrad(
 
     def update(grads, state, params=None):
         del params
-        eta = _learning_rate_at(learning_rate, state.count)
+        eta = learning_rate_at(learning_rate, state.count)
         sum_of_squares = jax.tree.map(lambda s, g: s + g * g, state.sum_of_squares, grads)  # G_t
 
         def step(g, s):  # -eta g / sqrt(G_t + eps) or -eta g / (sqrt(G_t) + eps); 0 where G_t == 0
             scale = jax.lax.rsqrt(s + eps) if eps_in_sqrt else 1.0 / (jnp.sqrt(s) + eps)
-            return jnp.where(s > 0, -eta * g * scale, 0.0)
+            # `s == 0`, not `s > 0` (optax): a NaN or inf G_t must give NaN, not freeze at 0
+            return jnp.where(s == 0, 0.0, nan_unless_finite(-eta * g * scale, s))
 
         updates = jax.tree.map(step, grads, sum_of_squares)
         return updates, AccumulatorState(
-            count=_increment(state.count), sum_of_squares=sum_of_squares
+            count=increment(state.count), sum_of_squares=sum_of_squares
         )
 
     return optax.GradientTransformation(init, update)
@@ -262,14 +334,31 @@ def rmsprop(
     Returns:
       An ``optax.GradientTransformation``; equal to
       ``optax.rmsprop(learning_rate, decay, eps, eps_in_sqrt=eps_in_sqrt)`` (tested).
+
+    Example:
+
+      >>> params = jnp.array([1.0, -2.0])
+      >>> grads = jnp.array([0.5, -3.0])
+      >>> opt = rmsprop(0.1, decay=0.9)
+      >>> updates, state = opt.update(grads, opt.init(params))
+      >>> # s_1 = 0.1 g^2, so -eta sign(g) sqrt(10)
+      >>> print([round(u, 4) for u in updates.tolist()])
+      [-0.3162, 0.3162]
+
+    References:
+      Tieleman & Hinton (2012), "Lecture 6e: rmsprop: Divide the gradient by a running
+      average of its recent magnitude", Neural Networks for Machine Learning (Coursera).
+      https://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf
     """
+    check_learning_rate("rmsprop", learning_rate)
+    check_hyperparameters("rmsprop", decay=(decay, DECAY), eps=(eps, NON_NEGATIVE))
 
     def init(params):
-        return AccumulatorState(count=jnp.zeros([], jnp.int32), sum_of_squares=_zeros_like(params))
+        return AccumulatorState(count=jnp.zeros([], jnp.int32), sum_of_squares=zeros_like(params))
 
     def update(grads, state, params=None):
         del params
-        eta = _learning_rate_at(learning_rate, state.count)
+        eta = learning_rate_at(learning_rate, state.count)
         # s_t = rho s_{t-1} + (1 - rho) g^2
         mean_square = jax.tree.map(
             lambda s, g: decay * s + (1 - decay) * g * g, state.sum_of_squares, grads
@@ -280,7 +369,9 @@ def rmsprop(
             )
         else:
             updates = jax.tree.map(lambda g, s: -eta * g / (jnp.sqrt(s) + eps), grads, mean_square)
-        return updates, AccumulatorState(count=_increment(state.count), sum_of_squares=mean_square)
+        # an infinite s_t would divide later gradients to a silent 0: show it as NaN
+        updates = jax.tree.map(nan_unless_finite, updates, mean_square)
+        return updates, AccumulatorState(count=increment(state.count), sum_of_squares=mean_square)
 
     return optax.GradientTransformation(init, update)
 
@@ -323,19 +414,41 @@ def adadelta(
     Returns:
       An ``optax.GradientTransformation``; equal to ``optax.adadelta(learning_rate, rho,
       eps, weight_decay)`` (tested).
+
+    Example:
+
+      >>> params = jnp.array([1.0, -2.0])
+      >>> grads = jnp.array([0.5, -3.0])
+      >>> opt = adadelta()  # no learning rate, as in the paper
+      >>> updates, state = opt.update(grads, opt.init(params))
+      >>> # sqrt(eps) / sqrt(0.1 g^2) |g|: tiny first steps
+      >>> print([round(u, 5) for u in updates.tolist()])
+      [-0.00316, 0.00316]
+
+    References:
+      Zeiler (2012), "ADADELTA: An Adaptive Learning Rate Method", arXiv:1212.5701.
+      https://arxiv.org/abs/1212.5701
     """
+    if learning_rate is not None:
+        check_learning_rate("adadelta", learning_rate)
+    check_hyperparameters(
+        "adadelta",
+        rho=(rho, DECAY),
+        eps=(eps, NON_NEGATIVE),
+        weight_decay=(weight_decay, NON_NEGATIVE),
+    )
     if learning_rate is None:
         learning_rate = 1.0
 
     def init(params):
         return AdadeltaState(
             count=jnp.zeros([], jnp.int32),
-            mean_square_grad=_zeros_like(params),
-            mean_square_step=_zeros_like(params),
+            mean_square_grad=zeros_like(params),
+            mean_square_step=zeros_like(params),
         )
 
     def update(grads, state, params=None):
-        if not _no_decay(weight_decay):
+        if not no_decay(weight_decay):
             if params is None:
                 raise ValueError(
                     "adadelta with weight_decay needs the parameters: update(grads, state, params)"
@@ -356,10 +469,10 @@ def adadelta(
         mean_square_step = jax.tree.map(
             lambda d, x: rho * d + (1 - rho) * x * x, state.mean_square_step, steps
         )
-        eta = _learning_rate_at(learning_rate, state.count)
+        eta = learning_rate_at(learning_rate, state.count)
         updates = jax.tree.map(lambda d: -eta * d, steps)  # u = -eta Delta
         return updates, AdadeltaState(
-            count=_increment(state.count),
+            count=increment(state.count),
             mean_square_grad=mean_square_grad,
             mean_square_step=mean_square_step,
         )
@@ -376,7 +489,7 @@ def _adam_moments(grads, state: AdamState, b1: float, b2: float):
     """Shared by Adam and AdamW: new moments and the bias-corrected direction."""
     mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, grads)  # m_t
     nu = jax.tree.map(lambda v, g: b2 * v + (1 - b2) * g * g, state.nu, grads)  # v_t
-    count = _increment(state.count)  # t
+    count = increment(state.count)  # t
     t = count.astype(jnp.float32)
     mu_correction = 1 - b1**t  # m_hat = m_t / (1 - b1^t)
     nu_correction = 1 - b2**t  # v_hat = v_t / (1 - b2^t)
@@ -392,8 +505,13 @@ def _adam_direction(state, mu_correction, nu_correction, eps):
     )
 
 
+def _check_adam_family(name, learning_rate, b1, b2, eps):
+    check_learning_rate(name, learning_rate)
+    check_hyperparameters(name, b1=(b1, DECAY), b2=(b2, DECAY), eps=(eps, NON_NEGATIVE))
+
+
 def _adam_init(params):
-    return AdamState(count=jnp.zeros([], jnp.int32), mu=_zeros_like(params), nu=_zeros_like(params))
+    return AdamState(count=jnp.zeros([], jnp.int32), mu=zeros_like(params), nu=zeros_like(params))
 
 
 def adam(
@@ -425,11 +543,26 @@ def adam(
     Returns:
       An ``optax.GradientTransformation``; equal to ``optax.adam(learning_rate, b1, b2,
       eps)`` (tested).
+
+    Example:
+
+      >>> params = jnp.array([1.0, -2.0])
+      >>> grads = jnp.array([0.5, -3.0])
+      >>> opt = adam(0.1)
+      >>> updates, state = opt.update(grads, opt.init(params))
+      >>> # m_hat = g, v_hat = g^2: the first step is -eta sign(g)
+      >>> print([round(u, 4) for u in updates.tolist()])
+      [-0.1, 0.1]
+
+    References:
+      Kingma & Ba (2015), "Adam: A Method for Stochastic Optimization", ICLR.
+      https://arxiv.org/abs/1412.6980
     """
+    _check_adam_family("adam", learning_rate, b1, b2, eps)
 
     def update(grads, state, params=None):
         del params
-        eta = _learning_rate_at(learning_rate, state.count)
+        eta = learning_rate_at(learning_rate, state.count)
         state, mu_correction, nu_correction = _adam_moments(grads, state, b1, b2)
         direction = _adam_direction(state, mu_correction, nu_correction, eps)
         return jax.tree.map(lambda d: -eta * d, direction), state
@@ -467,14 +600,30 @@ def adamw(
     Returns:
       An ``optax.GradientTransformation``; equal to ``optax.adamw(learning_rate, b1, b2,
       eps, weight_decay=weight_decay)`` (tested).
+
+    Example:
+
+      >>> params = jnp.array([1.0, -2.0])
+      >>> grads = jnp.array([0.5, -3.0])
+      >>> opt = adamw(0.1, weight_decay=0.5)
+      >>> updates, state = opt.update(grads, opt.init(params), params)
+      >>> # -eta (sign(g) + lambda theta)
+      >>> print([round(u, 4) for u in updates.tolist()])
+      [-0.15, 0.2]
+
+    References:
+      Loshchilov & Hutter (2019), "Decoupled Weight Decay Regularization", ICLR.
+      https://arxiv.org/abs/1711.05101
     """
+    _check_adam_family("adamw", learning_rate, b1, b2, eps)
+    check_hyperparameters("adamw", weight_decay=(weight_decay, NON_NEGATIVE))
 
     def update(grads, state, params=None):
         if params is None:
             raise ValueError(
                 "adamw needs the current parameters: call update(grads, state, params)"
             )
-        eta = _learning_rate_at(learning_rate, state.count)
+        eta = learning_rate_at(learning_rate, state.count)
         state, mu_correction, nu_correction = _adam_moments(grads, state, b1, b2)
         direction = _adam_direction(state, mu_correction, nu_correction, eps)
         # u = -eta (adam direction + lambda theta)
@@ -514,11 +663,26 @@ def nadam(
     Returns:
       An ``optax.GradientTransformation``; equal to ``optax.nadam(learning_rate, b1, b2,
       eps)`` (tested).
+
+    Example:
+
+      >>> params = jnp.array([1.0, -2.0])
+      >>> grads = jnp.array([0.5, -3.0])
+      >>> opt = nadam(0.1)
+      >>> updates, state = opt.update(grads, opt.init(params))
+      >>> # -eta (1 + b1 (1-b1) / (1-b1^2)) sign(g)
+      >>> print([round(u, 4) for u in updates.tolist()])
+      [-0.1474, 0.1474]
+
+    References:
+      Dozat (2016), "Incorporating Nesterov Momentum into Adam", ICLR workshop.
+      https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ
     """
+    _check_adam_family("nadam", learning_rate, b1, b2, eps)
 
     def update(grads, state, params=None):
         del params
-        eta = _learning_rate_at(learning_rate, state.count)
+        eta = learning_rate_at(learning_rate, state.count)
         state, mu_correction, nu_correction = _adam_moments(grads, state, b1, b2)
         t = state.count.astype(jnp.float32)
         next_mu_correction = 1 - b1 ** (t + 1)  # 1 - b1^(t+1)
@@ -566,12 +730,27 @@ def adamax(
     Returns:
       An ``optax.GradientTransformation``; equal to ``optax.adamax(learning_rate, b1, b2,
       eps)`` (tested). Its state is an ``AdamState`` whose ``nu`` holds :math:`s_t`.
+
+    Example:
+
+      >>> params = jnp.array([1.0, -2.0])
+      >>> grads = jnp.array([0.5, -3.0])
+      >>> opt = adamax(0.1)
+      >>> updates, state = opt.update(grads, opt.init(params))
+      >>> # m_1 / (1 - b1) = g and s_1 = |g|: -eta sign(g)
+      >>> print([round(u, 4) for u in updates.tolist()])
+      [-0.1, 0.1]
+
+    References:
+      Kingma & Ba (2015), "Adam: A Method for Stochastic Optimization", ICLR, section 7.1.
+      https://arxiv.org/abs/1412.6980
     """
+    _check_adam_family("adamax", learning_rate, b1, b2, eps)
 
     def update(grads, state, params=None):
         del params
-        eta = _learning_rate_at(learning_rate, state.count)
-        count = _increment(state.count)  # t
+        eta = learning_rate_at(learning_rate, state.count)
+        count = increment(state.count)  # t
         mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, grads)  # m_t
         # s_t = max(b2 s_{t-1}, |g| + eps)
         nu = jax.tree.map(lambda s, g: jnp.maximum(b2 * s, jnp.abs(g) + eps), state.nu, grads)
@@ -585,6 +764,11 @@ def adamax(
 # ---------------------------------------------------------------------------------------
 # Lion: an optimizer found by program search
 # ---------------------------------------------------------------------------------------
+
+
+def _sign_or_nan(c):
+    """sign(c) where c is finite, NaN where it is not (so a non-finite c is not hidden)."""
+    return jnp.where(jnp.isfinite(c), jnp.sign(c), jnp.nan)
 
 
 def lion(
@@ -608,7 +792,10 @@ def lion(
     and its weight decay 3-10x larger. Two betas: the *update* interpolates with
     :math:`\beta_1`, the *memory* with the slower :math:`\beta_2`.
 
-    Conventions. As in optax, :math:`\lambda` is multiplied by the learning rate.
+    Conventions. As in optax, :math:`\lambda` is multiplied by the learning rate. Unlike
+    optax, :math:`\mathrm{sign}(\pm\infty)` is NaN here, not :math:`\pm 1`: an infinite
+    gradient makes :math:`m_t` infinite for good, and optax would then step that
+    coordinate by :math:`\pm\eta` for ever without a sign of trouble.
 
     Args:
       learning_rate: the step size :math:`\eta` (a number or a schedule).
@@ -619,36 +806,44 @@ def lion(
     Returns:
       An ``optax.GradientTransformation``; equal to ``optax.lion(learning_rate, b1, b2,
       weight_decay=weight_decay)`` (tested).
+
+    Example:
+
+      >>> params = jnp.array([1.0, -2.0])
+      >>> grads = jnp.array([0.5, -3.0])
+      >>> opt = lion(0.1, weight_decay=0.0)
+      >>> updates, state = opt.update(grads, opt.init(params))
+      >>> # -eta sign(c_1): every coordinate moves by exactly eta
+      >>> print([round(u, 4) for u in updates.tolist()])
+      [-0.1, 0.1]
+
+    References:
+      Chen, Liang, Huang, Real, Wang, Pham, Dong, Luong, Hsieh, Lu & Le (2023), "Symbolic
+      Discovery of Optimization Algorithms", NeurIPS. https://arxiv.org/abs/2302.06675
     """
+    check_learning_rate("lion", learning_rate)
+    check_hyperparameters(
+        "lion", b1=(b1, DECAY), b2=(b2, DECAY), weight_decay=(weight_decay, NON_NEGATIVE)
+    )
 
     def init(params):
-        return MomentumState(count=jnp.zeros([], jnp.int32), velocity=_zeros_like(params))
+        return MomentumState(count=jnp.zeros([], jnp.int32), velocity=zeros_like(params))
 
     def update(grads, state, params=None):
-        if params is None and not _no_decay(weight_decay):
+        if params is None and not no_decay(weight_decay):
             raise ValueError(
                 "lion with weight_decay needs the parameters: call update(grads, state, params)"
             )
-        eta = _learning_rate_at(learning_rate, state.count)
+        eta = learning_rate_at(learning_rate, state.count)
         # c_t = b1 m_{t-1} + (1 - b1) g
         interpolation = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.velocity, grads)
-        if not _no_decay(weight_decay):
-            updates = jax.tree.map(
-                lambda c, p: -eta * (jnp.sign(c) + weight_decay * p), interpolation, params
-            )
+        signs = jax.tree.map(_sign_or_nan, interpolation)
+        if not no_decay(weight_decay):
+            updates = jax.tree.map(lambda c, p: -eta * (c + weight_decay * p), signs, params)
         else:
-            updates = jax.tree.map(lambda c: -eta * jnp.sign(c), interpolation)
+            updates = jax.tree.map(lambda c: -eta * c, signs)
         # m_t = b2 m_{t-1} + (1 - b2) g
         velocity = jax.tree.map(lambda m, g: b2 * m + (1 - b2) * g, state.velocity, grads)
-        return updates, MomentumState(count=_increment(state.count), velocity=velocity)
+        return updates, MomentumState(count=increment(state.count), velocity=velocity)
 
     return optax.GradientTransformation(init, update)
-
-
-# ---------------------------------------------------------------------------------------
-# Second order: AdaHessian lives in minivelo.second_order (with Hutchinson's estimator);
-# it is re-exported here so every optimizer is reachable as minivelo.optim.<name>.
-# Imported last because second_order builds on the helpers above.
-# ---------------------------------------------------------------------------------------
-
-from minivelo.second_order import adahessian  # noqa: E402

@@ -20,6 +20,18 @@ AdaHessian (Yao et al. 2021) puts that estimate where Adam has the squared gradi
 
 The extra cost is explicit in the interface: the update cannot run without the
 ``hessian_diagonal`` that the caller computed (one more Hessian-vector product per probe).
+
+Non-finite inputs and hyperparameters behave as in :mod:`minivelo.optim`: a NaN or inf
+in the gradient or in the Hessian diagonal makes that coordinate's update non-finite from
+then on (never silently zero), and values no one can mean raise a ``ValueError``.
+
+References:
+  Hutchinson (1990), "A stochastic estimator of the trace of the influence matrix for
+  Laplacian smoothing splines", Communications in Statistics - Simulation and
+  Computation 19(2). https://doi.org/10.1080/03610919008812866
+
+  Yao, Gholami, Shen, Mustafa, Keutzer & Mahoney (2021), "ADAHESSIAN: An Adaptive Second
+  Order Optimizer for Machine Learning", AAAI. https://arxiv.org/abs/2006.00719
 """
 
 from __future__ import annotations
@@ -31,7 +43,18 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from minivelo.optim import ScalarOrSchedule, _increment, _learning_rate_at, _zeros_like
+from minivelo._optim_common import (
+    DECAY,
+    NON_NEGATIVE,
+    UNIT,
+    ScalarOrSchedule,
+    check_hyperparameters,
+    check_learning_rate,
+    increment,
+    learning_rate_at,
+    nan_unless_finite,
+    zeros_like,
+)
 
 __all__ = [
     "rademacher_like",
@@ -82,6 +105,18 @@ def grad_and_hutchinson_diagonal(
 
     Returns:
       ``(grads, hessian_diagonal)``, two pytrees shaped like ``params``.
+
+    Example (a diagonal Hessian, where one probe is already exact):
+
+      >>> loss_fn = lambda w: 0.5 * jnp.sum(jnp.array([1.0, 10.0]) * w**2)
+      >>> grads, diag = grad_and_hutchinson_diagonal(loss_fn, jnp.ones(2), jax.random.key(0))
+      >>> print(grads.tolist(), diag.tolist())
+      [1.0, 10.0] [1.0, 10.0]
+
+    References:
+      Hutchinson (1990), "A stochastic estimator of the trace of the influence matrix for
+      Laplacian smoothing splines", Communications in Statistics - Simulation and
+      Computation 19(2). https://doi.org/10.1080/03610919008812866
     """
     if isinstance(num_probes, bool) or not isinstance(num_probes, int) or num_probes < 1:
         raise ValueError(f"num_probes must be a positive integer, got {num_probes!r}")
@@ -92,7 +127,7 @@ def grad_and_hutchinson_diagonal(
         hz = hessian_vector_product(z)  # H z, one forward-over-reverse pass
         return jax.tree.map(lambda t, zi, hzi: t + zi * hzi, total, z, hz), None  # sum z * Hz
 
-    total, _ = jax.lax.scan(add_probe, _zeros_like(params), jax.random.split(key, num_probes))
+    total, _ = jax.lax.scan(add_probe, zeros_like(params), jax.random.split(key, num_probes))
     return grads, jax.tree.map(lambda t: t / num_probes, total)
 
 
@@ -184,13 +219,39 @@ def adahessian(
       An ``optax.GradientTransformationExtraArgs`` whose ``update(grads, state, params,
       hessian_diagonal=D)`` *requires* the Hessian-diagonal estimate, a pytree shaped like
       the gradients.
+
+    Raises:
+      ValueError: ``b1`` or ``b2`` outside [0, 1), ``eps`` or ``weight_decay`` negative,
+        ``hessian_power`` outside [0, 1], or any of them NaN or inf.
+
+    Example (on a quadratic with curvatures 1 and 10, the first step with :math:`\eta =
+    1` is a Newton step: both coordinates land on the minimum, up to :math:`\epsilon`):
+
+      >>> loss_fn = lambda w: 0.5 * jnp.sum(jnp.array([1.0, 10.0]) * w**2)
+      >>> params = jnp.array([1.0, 1.0])
+      >>> grads, diag = grad_and_hutchinson_diagonal(loss_fn, params, jax.random.key(0))
+      >>> opt = adahessian(learning_rate=1.0)
+      >>> updates, state = opt.update(grads, opt.init(params), params, hessian_diagonal=diag)
+      >>> print([round(u, 3) for u in updates.tolist()])
+      [-1.0, -1.0]
+
+    References:
+      Yao, Gholami, Shen, Mustafa, Keutzer & Mahoney (2021), "ADAHESSIAN: An Adaptive
+      Second Order Optimizer for Machine Learning", AAAI. https://arxiv.org/abs/2006.00719
     """
-    if not 0.0 <= hessian_power <= 1.0:
-        raise ValueError(f"hessian_power must be in [0, 1], got {hessian_power}")
+    check_learning_rate("adahessian", learning_rate)
+    check_hyperparameters(
+        "adahessian",
+        b1=(b1, DECAY),
+        b2=(b2, DECAY),
+        eps=(eps, NON_NEGATIVE),
+        weight_decay=(weight_decay, NON_NEGATIVE),
+        hessian_power=(hessian_power, UNIT),
+    )
 
     def init(params):
         return AdaHessianState(
-            count=jnp.zeros([], jnp.int32), mu=_zeros_like(params), nu=_zeros_like(params)
+            count=jnp.zeros([], jnp.int32), mu=zeros_like(params), nu=zeros_like(params)
         )
 
     def update(grads, state, params=None, *, hessian_diagonal=None, **extra_args):
@@ -209,15 +270,16 @@ def adahessian(
             )
         if spatial_averaging:
             hessian_diagonal = spatial_average(hessian_diagonal)
-        eta = _learning_rate_at(learning_rate, state.count)
-        count = _increment(state.count)  # t
+        eta = learning_rate_at(learning_rate, state.count)
+        count = increment(state.count)  # t
         t = count.astype(jnp.float32)
         mu = jax.tree.map(lambda m, g: b1 * m + (1 - b1) * g, state.mu, grads)  # m_t
         # v_t = b2 v_{t-1} + (1 - b2) D^2
         nu = jax.tree.map(lambda v, d: b2 * v + (1 - b2) * d * d, state.nu, hessian_diagonal)
 
         def direction(m, v):  # m_hat / (sqrt(v_hat)^k + eps)
-            return (m / (1 - b1**t)) / (jnp.sqrt(v / (1 - b2**t)) ** hessian_power + eps)
+            d = (m / (1 - b1**t)) / (jnp.sqrt(v / (1 - b2**t)) ** hessian_power + eps)
+            return nan_unless_finite(d, v)  # an infinite v_t would give a silent 0
 
         directions = jax.tree.map(direction, mu, nu)
         if weight_decay:
