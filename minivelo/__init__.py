@@ -13,9 +13,19 @@ Public API (each piece lives in the module named after the concept it teaches):
 - :mod:`minivelo.meta`: meta-training by truncated backprop, ES and PES.
 """
 
-from minivelo import optim
-from minivelo.lopt.velo.optimizer import velo
+import importlib
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """Import on first use (PEP 562), so ``python -m minivelo --help`` never imports JAX."""
+    if name == "velo":
+        from minivelo.lopt.velo.optimizer import velo
+
+        return velo
+    if name in ("optim", "lopt"):
+        return importlib.import_module(f"minivelo.{name}")
+    raise AttributeError(f"module 'minivelo' has no attribute {name!r}")
 
 __all__ = ["optim", "lopt", "velo", "__version__"]

@@ -8,7 +8,6 @@ committed outputs are refreshed at the same time, and then reruns the jobs.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -45,27 +44,24 @@ def execute_notebook(path: Path, timeout: int = 600) -> float:
     return time.perf_counter() - start
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minivelo figures", description=__doc__)
-    parser.add_argument(
-        "--only", nargs="*", default=None, help="notebook name prefixes, e.g. 01 02"
-    )
-    parser.add_argument("--skip-notebooks", action="store_true", help="only rerun the CLI jobs")
-    args = parser.parse_args(argv)
-
+def regenerate(only=None, skip_notebooks: bool = False) -> int:
+    """Re-execute the lessons (all, or those whose names start with a prefix in ``only``)
+    unless ``skip_notebooks``, then, when ``only`` is None, rerun the command-line jobs."""
     root = figures_dir().parent
     notebooks = sorted((root / "notebooks").glob("[0-9]*.ipynb"))
-    if args.only:
-        notebooks = [nb for nb in notebooks if any(nb.name.startswith(p) for p in args.only)]
-    if not args.skip_notebooks:
+    if only:
+        notebooks = [nb for nb in notebooks if any(nb.name.startswith(p) for p in only)]
+    if not skip_notebooks:
         for notebook in notebooks:
             print(f"executing {notebook.relative_to(root)} ...", flush=True)
             print(f"  done in {execute_notebook(notebook):.0f} s", flush=True)
-    if args.only is None:
-        from minivelo.__main__ import main as run_command
+    if only is None:
+        from minivelo.cli import main as run_command
 
         for name, job_argv in JOBS:
             print(f"running python -m minivelo {name} {' '.join(job_argv)}", flush=True)
-            run_command([name, *job_argv])
+            status = run_command([name, *job_argv])
+            if status:
+                return status
     print(f"figures are in {figures_dir()}")
     return 0

@@ -1,9 +1,9 @@
-"""Bench: training loops, sweeps, tuning metrics, the optimizer registry and the CLIs."""
+"""Bench: training loops, sweeps, tuning metrics, the speedup, the optimizer registry, the
+report and the sweep benchmark (the command line itself is tested in test_cli.py)."""
 
 from __future__ import annotations
 
 import csv
-import re
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +12,7 @@ import optax
 import pytest
 
 from minivelo import bench, optim, tasks
-from minivelo.bench import cli, optimizers, report, sweep_benchmark, tuning
+from minivelo.bench import optimizers, report, sweep_benchmark, tuning
 
 # ----------------------------------------------------------------- metrics (no jax)
 
@@ -27,16 +27,60 @@ def test_final_loss_is_mean_of_last_five_percent_and_inf_on_nan():
     assert tuning.smoothed(curve)[-1] == pytest.approx(tuning.final_loss(curve))
 
 
-def test_steps_to_reach_and_speedup():
+def test_steps_to_reach():
     baseline = np.linspace(10.0, 1.0, 100)  # reaches loss x at a known step
     needed = tuning.steps_to_reach(baseline, 5.0)
     assert needed == int(np.flatnonzero(tuning.smoothed(baseline) <= 5.0)[0]) + 1
     assert tuning.steps_to_reach(baseline, 0.5) is None
-    fast = tuning.speedup_over(baseline, 5.0, num_steps=25)
-    assert fast.reached and fast.speedup == pytest.approx(needed / 25)
-    never = tuning.speedup_over(baseline, 0.5, num_steps=50)
-    assert not never.reached and never.speedup == pytest.approx(2.0)  # a lower bound
-    assert tuning.speedup_over(baseline, np.inf, 100).speedup == 0.0  # diverged
+
+
+def test_speedup_both_branches_diverged_and_continuity():
+    T = 100
+    reference = np.linspace(10.0, 1.0, T)
+    t_ref = tuning.steps_to_reach(reference, tuning.smoothed(reference)[-1])
+    assert t_ref is not None and t_ref <= T
+
+    # faster: reaches the reference's final loss at step t_x, so speedup = t_R / t_X
+    fast = np.r_[np.linspace(10.0, 0.5, 40), np.full(T - 40, 0.5)]
+    s = tuning.speedup(fast, reference)
+    t_x = tuning.steps_to_reach(fast, tuning.smoothed(reference)[-1])
+    assert s.reached and s.steps_to_reference == t_x and s.reference_steps == t_ref
+    assert s.speedup == pytest.approx(t_ref / t_x) and s.speedup > 2
+
+    # slower: never reaches it, so speedup = (reference's steps to its final loss) / T
+    slow = np.linspace(10.0, 4.0, T)
+    s = tuning.speedup(slow, reference)
+    n = tuning.steps_to_reach(reference, tuning.smoothed(slow)[-1])
+    assert not s.reached and s.reference_steps_to_match == n
+    assert s.speedup == pytest.approx(n / T) and s.speedup < 1
+
+    # the reference against itself: exactly 1
+    assert tuning.speedup(reference, reference).speedup == 1.0
+
+    # diverged: 0, and said so
+    broken = np.r_[reference[:-1], np.nan]
+    s = tuning.speedup(broken, reference)
+    assert s.diverged and s.speedup == 0.0 and s.text() == "diverged"
+
+    # continuous across the branches: a curve ending just above or just below the
+    # reference's final loss gets a speedup near t_R / T from both sides
+    for offset in (-1e-6, 1e-6):
+        near = reference + offset
+        assert tuning.speedup(near, reference).speedup == pytest.approx(t_ref / T, abs=0.02)
+
+    with pytest.raises(ValueError, match="one length"):
+        tuning.speedup(reference[:50], reference)
+
+
+def test_speedup_is_the_one_used_by_the_benchmark_rows():
+    rows = report.run_benchmark(
+        ["quadratic"], ["sgd", "adam"], num_steps=40, learning_rates=[1e-2, 1e-1], progress=False
+    )
+    tuned = rows[0]
+    for row in rows[1:]:
+        expected = tuning.speedup(row.curve, tuned.curve)
+        assert row.speedup == expected.speedup and row.reached == expected.reached
+        assert row.steps_to_baseline == expected.steps_to_reference
 
 
 def test_log_grid():
@@ -123,6 +167,10 @@ def test_optimizer_specs_and_registry():
 
     velo = optimizers.get_optimizer("velo")  # minivelo.velo: no learning rate, told the horizon
     assert not velo.tunable and velo.takes_num_steps
+    mlp = optimizers.get_optimizer("mlp_lopt")  # the shipped per-parameter MLP optimizer
+    assert not mlp.tunable and mlp.takes_num_steps
+    for name in ("nadam", "adamax", "adadelta", "lion", "adahessian", "adamw"):
+        assert optimizers.get_optimizer(name).tunable, name
 
     def horizon_aware(num_steps):  # like VeLO: told the run length
         return optax.sgd(1.0 / num_steps)
@@ -165,48 +213,36 @@ def test_benchmark_rows_table_and_figures(tmp_path):
     assert (tmp_path / "speedups.png").stat().st_size > 1000
 
 
-def test_bench_cli_writes_table_and_figures(tmp_path, capsys):
-    out = tmp_path / "bench"
-    code = cli.main(
-        [
-            "--tasks",
-            "logistic",
-            "--optimizers",
-            "sgd:tuned,adam",
-            "--steps",
-            "50",
-            "--grid",
-            "1e-3:1:1",
-            "--out",
-            str(out),
-            "--no-progress",
-        ]
+def test_sweep_benchmark_prints_a_ratio():
+    lines = []
+    records = sweep_benchmark.run(
+        ["quadratic"], ["adam"], num_lrs=2, seeds=[0], num_steps=20, repeats=1, log=lines.append
     )
-    assert code == 0
-    for name in ("results.md", "results.csv", "speedups.png", "curves.png"):
-        assert (out / name).exists(), name
-    assert "sgd (tuned)" in capsys.readouterr().out
+    assert records[0]["runs"] == 2 and records[0]["ratio"] > 0
+    assert "ratio" in lines[-1]
 
 
-@pytest.mark.parametrize(
-    "argv, message",
-    [
-        (["--tasks", "imagenet"], "unknown task.*digits_mlp"),
-        (["--optimizers", "adamm"], "unknown optimizer 'adamm'"),
-        (["--steps", "0"], "--steps must be >= 1"),
-        (["--grid", "1e-3:x:2"], "bad learning-rate grid"),
-    ],
-)
-def test_bench_cli_errors_are_clear(argv, message, capsys):
-    with pytest.raises(SystemExit) as exit_info:
-        cli.main(argv)
-    assert exit_info.value.code == 2
-    assert re.search(message, capsys.readouterr().err)
+def test_every_builtin_optimizer_trains_in_the_benchmark_loop():
+    """Every name trains (AdaHessian gets its Hessian-diagonal estimate from the loop)."""
+    task = tasks.get_task("quadratic", noise_scale=0.0)
+    for name in optimizers.BUILTIN_NAMES:
+        spec = optimizers.parse_spec(name)
+        losses = np.asarray(bench.train(task, spec.make(20), 20).losses)
+        assert losses.shape == (20,) and np.isfinite(losses).all(), name
+    hessian = optimizers.parse_spec("adahessian").make(20)
+    assert optimizers.needs_hessian_diagonal(hessian)
+    assert not optimizers.needs_hessian_diagonal(optim.adam(1e-3))
 
 
-def test_sweep_benchmark_prints_a_ratio(capsys):
-    code = sweep_benchmark.main(
-        ["--tasks", "quadratic", "--lrs", "2", "--seeds", "1", "--steps", "20", "--repeats", "1"]
-    )
-    assert code == 0
-    assert "ratio" in capsys.readouterr().out
+def test_velo_spec_does_not_touch_the_registry(tmp_path):
+    from minivelo.bench.velo_weights import velo_spec
+    from minivelo.lopt.velo import checkpoint, params
+
+    path = tmp_path / "tiny.msgpack"
+    checkpoint.save(path, params.init_meta_params(jax.random.PRNGKey(0), "tiny"))
+    before = optimizers.list_optimizers()
+    spec, description = velo_spec(path)
+    assert optimizers.list_optimizers() == before
+    assert spec.entry.name.startswith("velo[tiny-") and "sha256" in description
+    assert spec.entry.takes_num_steps and not spec.entry.tunable
+    assert optimizers.parse_spec(spec) is spec

@@ -1,4 +1,5 @@
-"""velo-eval: VeLO vs Adam (1e-3 and tuned) on unseen tasks, one command."""
+"""velo-eval: VeLO vs Adam (1e-3 and tuned) on unseen tasks, one command, and its pieces
+(suite, weights, evaluation, report writers, figures)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ import jax
 import numpy as np
 import pytest
 
-from minivelo import __main__ as cli_main
-from minivelo import plotting
-from minivelo.bench import tuning, velo_eval
+from minivelo import cli, plotting
+from minivelo.bench import optimizers, suite, tuning, velo_eval, velo_eval_report
 from minivelo.lopt.velo import checkpoint, params
 
 TINY_SUITE = [
@@ -45,12 +45,12 @@ def evaluated(tmp_path_factory, weights):
         return returned
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(velo_eval, "UNSEEN_SUITE", TINY_SUITE)
+        mp.setattr(suite, "UNSEEN_SUITE", TINY_SUITE)
         mp.setattr(velo_eval, "evaluate", keep_rows)
         mp.setattr(plotting, "figures_dir", lambda: out / "figures")
         argv = ["velo-eval", "--weights", str(weights), "--steps", str(STEPS), "--seeds", "0"]
         argv += ["--grid", "1e-3,1e-2,1e-1", "--out", str(out), "--no-progress"]
-        assert cli_main.main(argv) == 0
+        assert cli.main(argv) == 0
     return out, returned
 
 
@@ -103,13 +103,14 @@ def test_evaluate_rows_and_speedups(evaluated):
     for row in rows:
         _check_speedups(row)
     assert velo_eval.summarize(rows)["num_tasks"] == 2
-    assert "| tiny_logistic |" in velo_eval.markdown_table(rows)
+    assert "| tiny_logistic |" in velo_eval_report.markdown_table(rows)
 
 
 def _check_speedups(row):
     assert row.tuned.is_baseline and row.num_steps == STEPS
-    # The two-sided speedup, recomputed from the curves.
-    tuned_final, t_a = row.tuned.final_loss, row.tuned_steps
+    # The speedup, recomputed from the curves by its definition (tuning's docstring).
+    tuned_final = tuning.smoothed(row.tuned.curve)[-1]
+    t_a = row.tuned_steps
     assert t_a == tuning.steps_to_reach(row.tuned.curve, tuned_final)
     for r in (row.velo, row.adam):
         t_x = tuning.steps_to_reach(r.curve, tuned_final)
@@ -118,25 +119,35 @@ def _check_speedups(row):
         elif t_x is not None:
             expected = t_a / t_x
         else:
-            expected = tuning.steps_to_reach(row.tuned.curve, r.final_loss) / STEPS
+            own_final = tuning.smoothed(r.curve)[-1]
+            expected = tuning.steps_to_reach(row.tuned.curve, own_final) / STEPS
         assert row.speedup(r) == pytest.approx(expected)
+        assert r.speedup == pytest.approx(expected)  # the benchmark row's: one definition
 
 
 def test_unseen_suite_is_about_nine_distinct_tasks():
-    labels = velo_eval.suite_labels()
+    labels = suite.suite_labels()
     assert 8 <= len(labels) <= 10 and len(set(labels)) == len(labels)
-    families = {name for _, name, _ in velo_eval.UNSEEN_SUITE}
+    families = {name for _, name, _ in suite.UNSEEN_SUITE}
     assert {"digits_cnn", "logistic"} <= families
-    assert [t.name for t in velo_eval.unseen_tasks(["digits_cnn"])][0].startswith("digits_cnn[")
+    assert [t.name for t in suite.unseen_tasks(["digits_cnn"])][0].startswith("digits_cnn[")
 
 
 def test_tasks_can_be_labels_tasks_or_pairs(monkeypatch):
-    monkeypatch.setattr(velo_eval, "UNSEEN_SUITE", TINY_SUITE)
-    (task,) = velo_eval.unseen_tasks(["tiny_logistic"])
-    pairs = velo_eval._as_labelled(["tiny_mlp", task, ("mine", task)])
+    monkeypatch.setattr(suite, "UNSEEN_SUITE", TINY_SUITE)
+    (task,) = suite.unseen_tasks(["tiny_logistic"])
+    pairs = suite.as_labelled(["tiny_mlp", task, ("mine", task)])
     assert [label for label, _ in pairs] == ["tiny_mlp", task.name, "mine"]
     with pytest.raises(TypeError, match="suite label"):
-        velo_eval._as_labelled([42])
+        suite.as_labelled([42])
+
+
+def test_weights_are_resolved_without_the_global_registry(weights):
+    before = optimizers.list_optimizers()
+    spec, description = velo_eval.velo_spec(weights)
+    again, _ = velo_eval.velo_spec(weights)
+    assert optimizers.list_optimizers() == before  # nothing registered
+    assert spec.entry.name == again.entry.name and "sha256" in description
 
 
 # ------------------------------------------------------------------------ bad input
@@ -144,9 +155,8 @@ def test_tasks_can_be_labels_tasks_or_pairs(monkeypatch):
 
 def test_unknown_task_label_is_named(capsys):
     with pytest.raises(KeyError, match="no_such_task"):
-        velo_eval.unseen_tasks(["no_such_task"])
-    with pytest.raises(SystemExit):
-        velo_eval.main(["--tasks", "digits_cnn,no_such_task", "--no-figures"])
+        suite.unseen_tasks(["no_such_task"])
+    assert cli.main(["velo-eval", "--tasks", "digits_cnn,no_such_task", "--no-figures"]) == 2
     assert "no_such_task" in capsys.readouterr().err
 
 
@@ -154,14 +164,13 @@ def test_missing_weights_file_is_named(tmp_path, capsys):
     missing = tmp_path / "nowhere.msgpack"
     with pytest.raises(FileNotFoundError, match="nowhere.msgpack"):
         velo_eval.evaluate(["logistic"], 10, (0,), missing)
-    with pytest.raises(SystemExit):
-        velo_eval.main(["--weights", str(missing), "--tasks", "logistic", "--no-figures"])
-    assert "VeLO weights file not found" in capsys.readouterr().err
+    argv = ["velo-eval", "--weights", str(missing), "--tasks", "logistic", "--no-figures"]
+    assert cli.main(argv) == 2
+    assert "nowhere.msgpack" in capsys.readouterr().err
 
 
 def test_steps_below_one_are_refused(capsys, weights):
     with pytest.raises(ValueError, match="num_steps must be >= 1"):
         velo_eval.evaluate(["logistic"], 0, (0,), weights)
-    with pytest.raises(SystemExit):
-        velo_eval.main(["--steps", "0", "--no-figures"])
-    assert "--steps must be >= 1" in capsys.readouterr().err
+    assert cli.main(["velo-eval", "--steps", "0", "--no-figures"]) == 2
+    assert "--steps: expected a positive integer" in capsys.readouterr().err

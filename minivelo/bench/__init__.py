@@ -3,11 +3,16 @@
 - :func:`train`: one run of any optax transform, one jitted ``lax.scan``.
 - :func:`train_seeds`, :func:`sweep`: seeds / a learning-rate grid as one vmapped program.
 - :func:`tune_learning_rate`: VeLO's protocol, best final training loss on a log grid.
+- :func:`speedup`: the one definition of the speedup of an optimizer over a reference.
 - :func:`run_benchmark`, :func:`write_table`, :func:`plot_speedups`: the benchmark report.
 - :func:`register_optimizer`, :func:`get_optimizer`: optimizers by name.
+- :mod:`~minivelo.bench.suite`, :mod:`~minivelo.bench.velo_eval` (with its ``_report`` and
+  ``_figures``): VeLO against default and tuned Adam on unseen tasks.
 """
 
 from minivelo.bench.optimizers import (
+    OptimizerEntry,
+    OptimizerSpec,
     get_optimizer,
     list_optimizers,
     parse_spec,
@@ -18,10 +23,11 @@ from minivelo.bench.training import TrainResult, sweep, train, train_seeds, trai
 from minivelo.bench.tuning import (
     DEFAULT_GRID,
     FINAL_FRACTION,
+    Speedup,
     final_loss,
     log_grid,
     smoothed,
-    speedup_over,
+    speedup,
     steps_to_reach,
     tune_learning_rate,
 )
@@ -29,7 +35,10 @@ from minivelo.bench.tuning import (
 __all__ = [
     "DEFAULT_GRID",
     "FINAL_FRACTION",
+    "OptimizerEntry",
+    "OptimizerSpec",
     "Row",
+    "Speedup",
     "TrainResult",
     "final_loss",
     "get_optimizer",
@@ -41,7 +50,7 @@ __all__ = [
     "register_optimizer",
     "run_benchmark",
     "smoothed",
-    "speedup_over",
+    "speedup",
     "steps_to_reach",
     "sweep",
     "train",

@@ -4,11 +4,17 @@ A registered optimizer is a factory returning an ``optax.GradientTransformation`
 factory takes ``learning_rate`` it can be tuned; if it takes ``num_steps`` (VeLO does: it
 is told the training horizon) the benchmark passes the run length.
 
-Built-in names resolve to :mod:`minivelo.optim` (``sgd``, ``momentum``, ``adagrad``,
-``rmsprop``, ``adam``, ``adamw``) with the usual default learning rates, and ``velo`` to
-:func:`minivelo.velo` (told ``num_steps``; it loads the weights shipped with the package, so
-to benchmark other weights register ``functools.partial(minivelo.velo, weights=theta)``).
-Add your own with :func:`register_optimizer`.
+Built-in names (:data:`BUILTIN_NAMES`) resolve to every optimizer of :mod:`minivelo.optim`
+(``sgd``, ``momentum``, ``adagrad``, ``rmsprop``, ``adadelta``, ``adam``, ``adamw``,
+``nadam``, ``adamax``, ``lion``) and :func:`minivelo.second_order.adahessian`, with their
+usual default learning rates (AdamW with its default weight decay 1e-4), to ``velo``
+(:func:`minivelo.velo`, the shipped VeLO weights, told ``num_steps``) and to ``mlp_lopt``
+(:func:`minivelo.lopt.mlp_lopt.mlp_lopt`, the shipped per-parameter MLP optimizer, told
+``num_steps``). AdaHessian reads a Hessian-diagonal estimate; :mod:`minivelo.bench.training`
+computes one (Hutchinson, one probe per step) for transforms marked by
+:func:`needs_hessian_diagonal`. For other weights, build a spec without touching the
+registry: ``OptimizerSpec(OptimizerEntry("mine", partial(minivelo.velo, weights=theta),
+None), None)``. Add your own names with :func:`register_optimizer`.
 
 A *spec* string picks the hyperparameters a benchmark row uses:
 
@@ -45,16 +51,51 @@ class OptimizerEntry:
 
 _REGISTRY: dict[str, OptimizerEntry] = {}
 
-# name -> (module, attribute, default learning rate); imported on first use.
+# name -> (module, attribute, default learning rate); imported on first use. The rates are
+# the papers' or the libraries' usual defaults (Lion: 10x below Adam's, as its paper
+# advises; Adadelta: 1, the paper's algorithm; AdaHessian: 0.15, its authors' code).
 _BUILTIN: dict[str, tuple[str, str, float | None]] = {
     "sgd": ("minivelo.optim", "sgd", 0.1),
     "momentum": ("minivelo.optim", "momentum", 0.01),
     "adagrad": ("minivelo.optim", "adagrad", 0.01),
     "rmsprop": ("minivelo.optim", "rmsprop", 1e-3),
+    "adadelta": ("minivelo.optim", "adadelta", 1.0),
     "adam": ("minivelo.optim", "adam", 1e-3),
     "adamw": ("minivelo.optim", "adamw", 1e-3),
+    "nadam": ("minivelo.optim", "nadam", 1e-3),
+    "adamax": ("minivelo.optim", "adamax", 2e-3),
+    "lion": ("minivelo.optim", "lion", 1e-4),
+    "adahessian": ("minivelo.bench.optimizers", "_adahessian", 0.15),
     "velo": ("minivelo", "velo", None),
+    "mlp_lopt": ("minivelo.bench.optimizers", "_shipped_mlp_lopt", None),
 }
+BUILTIN_NAMES: tuple[str, ...] = tuple(_BUILTIN)
+
+
+class HessianDiagonalTransformation(optax.GradientTransformationExtraArgs):
+    """An optax transform whose ``update`` needs ``hessian_diagonal=`` (AdaHessian).
+
+    The same tuple as the transform it wraps; the type tells the training loop to pass a
+    Hutchinson estimate of the Hessian diagonal with every update.
+    """
+
+
+def needs_hessian_diagonal(transform: optax.GradientTransformation) -> bool:
+    return isinstance(transform, HessianDiagonalTransformation)
+
+
+def _adahessian(learning_rate=0.15) -> HessianDiagonalTransformation:
+    """:func:`minivelo.second_order.adahessian`, marked for the training loop."""
+    from minivelo.second_order import adahessian
+
+    return HessianDiagonalTransformation(*adahessian(learning_rate))
+
+
+def _shipped_mlp_lopt(num_steps: int) -> optax.GradientTransformationExtraArgs:
+    """The per-parameter MLP optimizer with the weights shipped in ``minivelo/weights``."""
+    from minivelo.lopt.mlp_lopt import mlp_lopt
+
+    return mlp_lopt(None, num_steps=num_steps)
 
 
 def register_optimizer(
@@ -124,8 +165,15 @@ class OptimizerSpec:
         return self.entry.factory(**kwargs)
 
 
-def parse_spec(spec: str) -> OptimizerSpec:
-    """``"adam"``, ``"adam:lr=0.01"``, ``"adam:tuned"`` or ``"velo"`` -> :class:`OptimizerSpec`."""
+def parse_spec(spec: str | OptimizerSpec) -> OptimizerSpec:
+    """``"adam"``, ``"adam:lr=0.01"``, ``"adam:tuned"`` or ``"velo"`` -> :class:`OptimizerSpec`.
+
+    An :class:`OptimizerSpec` is returned as it is.
+    """
+    if isinstance(spec, OptimizerSpec):
+        return spec
+    if not isinstance(spec, str):
+        raise TypeError(f"an optimizer spec is a string or an OptimizerSpec, got {spec!r}")
     name, _, option = spec.strip().partition(":")
     entry = get_optimizer(name)
     if not option:

@@ -4,12 +4,11 @@ Both sides run the same (learning rate, seed) training runs with the same compil
 path: the sweep as one ``jit(vmap(vmap(run)))`` program, the baseline as one
 ``jit(run)`` (learning rate and key are arguments, so it compiles once) called in a Python
 loop. Compilation is done before timing and reported apart. Each side is timed
-``--repeats`` times, interleaved, and the ratio of medians is printed.
+``repeats`` times, interleaved, and the ratio of medians is printed.
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import jax
@@ -18,18 +17,25 @@ import numpy as np
 
 from minivelo.bench import optimizers, training
 from minivelo.bench.tuning import final_loss
-from minivelo.tasks import get_task, list_tasks
+from minivelo.tasks import get_task
 
 
 def measure(
-    task_name: str, optimizer: str, num_lrs: int, num_seeds: int, num_steps: int, repeats: int
+    task_name: str,
+    optimizer: str,
+    num_lrs: int,
+    num_seeds: int,
+    num_steps: int,
+    repeats: int,
+    seeds=None,
 ) -> dict:
+    """Time the vmapped sweep and the loop of the same runs; ``seeds`` default 0, 1, ..."""
     task = get_task(task_name)
     spec = optimizers.parse_spec(optimizer)
     if not spec.entry.tunable:
         raise ValueError(f"{optimizer!r} has no learning rate to sweep")
     rates = jnp.asarray(np.logspace(-4, -1, num_lrs), jnp.float32)  # 1e-4 ... 1e-1
-    keys = training.seed_keys(range(num_seeds))
+    keys = training.seed_keys(range(num_seeds) if seeds is None else seeds)
 
     def one(lr, key):
         return training.training_run(task, spec.make(num_steps, lr), num_steps, key).losses
@@ -78,50 +84,34 @@ def measure(
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m minivelo sweep-bench",
-        description="Throughput of a vmapped learning-rate sweep vs the same runs one by one.",
-    )
-    parser.add_argument(
-        "--tasks",
-        default="digits_mlp,logistic",
-        help=f"comma-separated, from: {', '.join(list_tasks())}",
-    )
-    parser.add_argument("--optimizer", default="adam")
-    parser.add_argument("--lrs", type=int, default=8, help="learning rates in the sweep")
-    parser.add_argument("--seeds", type=int, default=2, help="seeds per learning rate")
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args(argv)
-    names = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    unknown = [t for t in names if t not in list_tasks()]
-    if unknown:
-        parser.error(f"unknown task(s) {unknown}; choose from: {', '.join(list_tasks())}")
-    for name, value in (
-        ("--lrs", args.lrs),
-        ("--seeds", args.seeds),
-        ("--steps", args.steps),
-        ("--repeats", args.repeats),
-    ):
-        if value < 1:
-            parser.error(f"{name} must be >= 1, got {value}")
-    print(
-        f"{args.lrs} learning rates x {args.seeds} seeds x {args.steps} steps, "
-        f"{args.optimizer}, median of {args.repeats} interleaved repeats "
-        f"({jax.devices()[0].platform})"
-    )
-    for name in names:
-        r = measure(name, args.optimizer, args.lrs, args.seeds, args.steps, args.repeats)
-        print(
-            f"{r['task']}: vmapped sweep {r['sweep_s']:.3f} s "
-            f"({r['sweep_runs_per_s']:.1f} runs/s), "
-            f"one after another {r['loop_s']:.3f} s ({r['loop_runs_per_s']:.1f} runs/s): "
-            f"ratio {r['ratio']:.2f}x; compile {r['compile_sweep_s']:.1f} s vs "
-            f"{r['compile_single_s']:.1f} s; max final-loss gap {r['final_loss_gap']:.1e}"
-        )
-    return 0
+def run(
+    task_names=("digits_mlp", "logistic"),
+    optimizer_names=("adam",),
+    num_lrs: int = 8,
+    seeds=(0, 1),
+    num_steps: int = 300,
+    repeats: int = 5,
+    log=print,
+) -> list[dict]:
+    """Measure every (task, optimizer) pair and print one line each; return the records.
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    ``seeds`` are the seeds of each learning rate's runs (the measurement uses their count:
+    keys ``0 .. len(seeds) - 1`` are as good as any for timing)."""
+    seeds = list(seeds)
+    log(
+        f"{num_lrs} learning rates x {len(seeds)} seeds x {num_steps} steps, "
+        f"median of {repeats} interleaved repeats ({jax.devices()[0].platform})"
+    )
+    records = []
+    for name in task_names:
+        for optimizer in optimizer_names:
+            r = measure(name, optimizer, num_lrs, len(seeds), num_steps, repeats, seeds)
+            records.append(r)
+            log(
+                f"{r['task']}, {optimizer}: vmapped sweep {r['sweep_s']:.3f} s "
+                f"({r['sweep_runs_per_s']:.1f} runs/s), "
+                f"one after another {r['loop_s']:.3f} s ({r['loop_runs_per_s']:.1f} runs/s): "
+                f"ratio {r['ratio']:.2f}x; compile {r['compile_sweep_s']:.1f} s vs "
+                f"{r['compile_single_s']:.1f} s; max final-loss gap {r['final_loss_gap']:.1e}"
+            )
+    return records

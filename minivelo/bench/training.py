@@ -9,6 +9,9 @@ The optimizer is any ``optax.GradientTransformation``. If it is an
 ``optax.GradientTransformationExtraArgs`` (optax's type for transforms whose ``update``
 takes extra keyword arguments, e.g. VeLO, which reads the loss), ``update`` also gets
 ``loss=`` the minibatch loss; optax's own chains ignore extra arguments they do not use.
+A transform marked by :func:`minivelo.bench.optimizers.needs_hessian_diagonal` (AdaHessian)
+also gets ``hessian_diagonal=``, Hutchinson's one-probe estimate on the same minibatch, with
+probes drawn from a third key stream (``fold_in(probe_key, t)``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from minivelo.bench.optimizers import needs_hessian_diagonal
+from minivelo.second_order import grad_and_hutchinson_diagonal
 from minivelo.tasks.base import Task
 
 PyTree = Any
@@ -62,15 +67,25 @@ def training_run(
     minibatch with ``fold_in(data_key, t)``.
     """
     init_key, data_key = jax.random.split(key)
+    probe_key = jax.random.fold_in(key, 2)  # only read by Hessian-diagonal transforms
     params = task.init(init_key)
     opt_state = optimizer.init(params)
     extra = takes_loss(optimizer)
+    hessian = needs_hessian_diagonal(optimizer)
 
     def step(carry, t):
         params, opt_state = carry
         batch = task.sample_batch(jax.random.fold_in(data_key, t))
-        loss, grads = jax.value_and_grad(task.loss)(params, batch)
-        kwargs = {"loss": loss} if extra else {}
+        kwargs = {}
+        if hessian:
+            loss = task.loss(params, batch)
+            grads, kwargs["hessian_diagonal"] = grad_and_hutchinson_diagonal(
+                lambda p: task.loss(p, batch), params, jax.random.fold_in(probe_key, t)
+            )
+        else:
+            loss, grads = jax.value_and_grad(task.loss)(params, batch)
+        if extra:
+            kwargs["loss"] = loss
         updates, opt_state = optimizer.update(grads, opt_state, params, **kwargs)
         return (optax.apply_updates(params, updates), opt_state), loss
 

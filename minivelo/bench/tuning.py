@@ -1,17 +1,33 @@
-r"""Tuning a learning rate, and measuring how many steps a baseline needs to catch up.
+r"""Tuning a learning rate, and measuring how many steps one optimizer saves over another.
 
-Definitions used throughout the benchmark:
+Definitions used throughout the benchmark, the reports and the lessons:
 
-- **Final loss** of a run of :math:`T` steps: the mean minibatch training loss over its last
-  :math:`w = \max(1, \lceil f T \rceil)` steps, :math:`f` = ``FINAL_FRACTION`` = 5%.
-  Averaging smooths minibatch noise. A run that produced NaN or inf has final loss inf.
+- **Smoothed curve**: the trailing mean of the minibatch training loss over
+  :math:`w = \max(1, \lceil f T \rceil)` steps for a run of :math:`T` steps, with
+  :math:`f` = ``FINAL_FRACTION`` = 5% (shorter at the start). Averaging smooths minibatch
+  noise.
+- **Final loss** of a run: the mean loss over its last :math:`w` steps, i.e. the last point
+  of the smoothed curve. A run that produced NaN or inf has final loss inf.
 - **Tuned baseline** (VeLO's protocol): the learning rate on a log grid whose final
   training loss (mean over seeds) is lowest.
-- **Steps to match**: the first step :math:`t` at which the baseline's loss curve, smoothed
-  by the same trailing mean of :math:`w` steps, is at or below a target final loss.
-- **Speedup** of an optimizer over the tuned baseline: (steps the baseline needs to match the
-  optimizer's final loss) / (steps the optimizer took). Above 1 the optimizer is faster.
-  If the baseline never gets there, the speedup is a lower bound (``reached = False``).
+- **Steps to reach** a loss :math:`L`: the first step :math:`t` at which the smoothed
+  curve is :math:`\le L`.
+- **Speedup** of an optimizer :math:`X` over a reference :math:`R` (:func:`speedup`, the
+  one definition every report and lesson uses): with :math:`L_R` the reference's final
+  loss and :math:`t_R \le T` the steps the reference needs to reach it,
+
+  .. math::
+      \text{speedup} = \begin{cases}
+        t_R / t_X & \text{if } X \text{ reaches } L_R \text{ at step } t_X, \\
+        n / T & \text{otherwise, with } n \text{ the steps } R
+                \text{ needs to reach } X\text{'s final loss,}
+      \end{cases}
+
+  and 0 if :math:`X` diverged. Above 1, :math:`X` is faster ("it gets to the reference's
+  result :math:`t_R/t_X` times sooner"); below 1 the reference gets to :math:`X`'s result
+  :math:`T/n` times sooner. Both branches meet at :math:`t_R / T`, so the measure is
+  continuous in :math:`X`'s final loss and neither branch is a bound. VeLO's Figure 1 counts
+  the same ratio of steps.
 """
 
 from __future__ import annotations
@@ -74,19 +90,62 @@ def steps_to_reach(curve, target: float, fraction: float = FINAL_FRACTION) -> in
 
 
 class Speedup(NamedTuple):
-    steps_baseline_needs: int | None  # None: the baseline never matched
-    speedup: float  # a lower bound when not reached
-    reached: bool
+    """The speedup of an optimizer over a reference, and the step counts behind it."""
+
+    speedup: float  # 0 if the optimizer diverged; inf if only the reference did
+    reference_steps: int | None  # t_R: the reference's steps to its own final loss
+    steps_to_reference: int | None  # t_X: the optimizer's steps to that loss; None: never
+    reference_steps_to_match: int | None  # n: the reference's steps to the optimizer's final
+    diverged: bool
+
+    @property
+    def reached(self) -> bool:
+        """Whether the optimizer reached the reference's final loss within the run."""
+        return self.steps_to_reference is not None
+
+    def text(self) -> str:
+        """``"2.31x"`` (two decimals; two significant digits below 0.1), or ``"diverged"``."""
+        if self.diverged:
+            return "diverged"
+        if not math.isfinite(self.speedup):
+            return "inf (reference diverged)"
+        return f"{self.speedup:.2f}x" if self.speedup >= 0.1 else f"{self.speedup:.2g}x"
 
 
-def speedup_over(baseline_curve, target_final_loss: float, num_steps: int) -> Speedup:
-    """How much faster an optimizer that reached ``target_final_loss`` in ``num_steps`` was."""
-    if not np.isfinite(target_final_loss):
-        return Speedup(None, 0.0, True)  # the optimizer diverged: no speedup
-    needed = steps_to_reach(baseline_curve, target_final_loss)
-    if needed is None:
-        return Speedup(None, len(baseline_curve) / num_steps, False)
-    return Speedup(needed, needed / num_steps, True)
+def speedup(curve, reference_curve, fraction: float = FINAL_FRACTION) -> Speedup:
+    r"""The speedup of the run ``curve`` over the run ``reference_curve`` (module docstring).
+
+    Args:
+      curve: ``[T]`` the optimizer's loss per step (the mean over seeds, for several seeds).
+      reference_curve: ``[T]`` the reference's (e.g. tuned Adam's), over the same steps.
+      fraction: the smoothing window as a fraction of ``T`` (``FINAL_FRACTION``).
+
+    Both final losses are the last points of the smoothed curves, so the reference always
+    reaches its own final loss, at a step :math:`t_R \le T`.
+    """
+    curve = np.asarray(curve, dtype=np.float64)
+    reference_curve = np.asarray(reference_curve, dtype=np.float64)
+    if curve.ndim != 1 or curve.shape != reference_curve.shape or curve.size == 0:
+        raise ValueError(
+            f"speedup needs two non-empty curves [T] of one length, got shapes "
+            f"{curve.shape} and {reference_curve.shape}"
+        )
+    num_steps = curve.size
+    final, reference_final = final_loss(curve, fraction), final_loss(reference_curve, fraction)
+    if not np.isfinite(final):
+        return Speedup(0.0, None, None, None, diverged=True)
+    if not np.isfinite(reference_final):
+        return Speedup(math.inf, None, None, None, diverged=False)
+    # the smoothed curves' last points: the final losses as the smoothing computes them
+    target = smoothed(reference_curve, fraction)[-1]
+    reference_steps = steps_to_reach(reference_curve, target, fraction)
+    steps = steps_to_reach(curve, target, fraction)
+    matched = steps_to_reach(reference_curve, smoothed(curve, fraction)[-1], fraction)
+    if steps is not None:
+        value = reference_steps / steps
+    else:
+        value = (num_steps if matched is None else matched) / num_steps
+    return Speedup(float(value), reference_steps, steps, matched, diverged=False)
 
 
 class TuneResult(NamedTuple):

@@ -17,11 +17,9 @@ costs over just training the tasks: the learned optimizer's own MLP, the second 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import pathlib
 import statistics
-import sys
 import time
 
 import jax
@@ -59,15 +57,13 @@ def members_of(group):
     return group.positive if hasattr(group, "positive") else group
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minivelo meta-bench", description=__doc__)
-    parser.add_argument("--config", default=str(DEFAULT_CONFIG))
-    parser.add_argument("--num-tasks", type=int, help="override the config's num_tasks")
-    parser.add_argument("--repeats", type=int, default=5)
-    args = parser.parse_args(argv)
-    config = MetaConfig.from_json(args.config)
-    if args.num_tasks:
-        config = dataclasses.replace(config, num_tasks=args.num_tasks)
+def run_meta_bench(config=DEFAULT_CONFIG, num_tasks: int | None = None, repeats: int = 5) -> int:
+    """Time ``repeats`` alternating calls of meta-training and plain Adam (module docstring)
+    on the population of the config file ``config`` (``num_tasks`` overrides its own)."""
+    config_path = config
+    config = MetaConfig.from_json(config_path)
+    if num_tasks:
+        config = dataclasses.replace(config, num_tasks=num_tasks)
     trainer = MetaTrainer(config, progress=False)
     state = trainer.initial_state()
     adam = adam_segments(trainer)
@@ -85,7 +81,7 @@ def main(argv=None) -> int:
         jax.block_until_ready([f(members_of(g)) for f, g in zip(adam, state.pool)])
 
     print(
-        f"config {args.config}: {config.num_tasks} tasks x {config.members_per_task} members, "
+        f"config {config_path}: {config.num_tasks} tasks x {config.members_per_task} members, "
         f"segments of {config.unroll_length} steps, estimator {config.estimator}"
     )
     print(f"devices: {jax.devices()}")
@@ -94,7 +90,7 @@ def main(argv=None) -> int:
         fn()
         print(f"compile + first call, {name}: {time.perf_counter() - start:.1f} s")
     times = {"meta": [], "adam": []}
-    for _ in range(args.repeats):  # alternate, so both see the same machine load
+    for _ in range(repeats):  # alternate, so both see the same machine load
         for name, fn in (("meta", run_meta), ("adam", run_adam)):
             start = time.perf_counter()
             fn()
@@ -109,10 +105,7 @@ def main(argv=None) -> int:
     )
     print(
         f"(each outer step costs {meta_s / adam_s:.2f}x one Adam segment of the population; "
-        f"medians of {args.repeats})"
+        f"medians of {repeats})"
     )
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -14,10 +14,8 @@ learning rate (1e-3) and Adam with the learning rate tuned per task.
 
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
-import sys
 import time
 from typing import Any
 
@@ -96,45 +94,40 @@ def summary(rows: list[dict]) -> str:
     )
 
 
-# ------------------------------------------------------------------------------ CLI
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m minivelo meta-eval",
-        description="A meta-trained optimizer vs default and tuned Adam on unseen tasks.",
-    )
-    parser.add_argument(
-        "--weights", required=True, help="weights .npz (with .json), or a run directory"
-    )
-    parser.add_argument("--family", help="task family (JSON or name); default: the training family")
-    parser.add_argument("--num-tasks", type=int, default=8)
-    parser.add_argument("--num-steps", type=int, help="horizon; default: the training horizon")
-    parser.add_argument("--seeds", type=int, default=2, help="seeds per task")
-    parser.add_argument("--task-seed", type=int, default=12345, help="seed of the unseen tasks")
-    parser.add_argument("--json", help="also write the rows to this JSON file")
-    args = parser.parse_args(argv)
-
-    theta, config = load_theta(args.weights)
-    family_spec = (
-        json.loads(args.family)
-        if args.family and args.family.startswith("{")
-        else (args.family or config.family)
-    )
-    num_steps = args.num_steps or config.num_steps
+def run_meta_eval(
+    weights,
+    *,
+    family=None,
+    num_tasks: int = 8,
+    num_steps: int | None = None,
+    seeds=(0, 1),
+    task_seed: int = 12345,
+    out=None,
+    log=print,
+) -> list[dict]:
+    """``python -m minivelo meta-eval``: the learned optimizer of ``weights`` (a weights
+    file or a run folder) against Adam at 1e-3 and tuned Adam on ``num_tasks`` tasks of
+    ``family`` (a name, a JSON object as text or a dict; default: the training family)
+    never seen in meta-training. Prints the table; with ``out`` also writes
+    ``out/meta_eval.json``. Returns the rows."""
+    theta, config = load_theta(weights)
+    if isinstance(family, str) and family.lstrip().startswith("{"):
+        family = json.loads(family)
+    family_spec = family or config.family
+    num_steps = num_steps or config.num_steps
     lopt = lopt_base.build(config.optimizer, num_steps)
-    family = population.family_from_spec(family_spec)
+    family_obj = population.family_from_spec(family_spec)
     # stream 2 of a seed never used for training (stream 0) or validation (stream 1)
-    test_tasks = population.sample_tasks(family, args.task_seed, args.num_tasks, stream=2)
-    print(f"family {json.dumps(family_spec)}, {num_steps} steps, {args.seeds} seeds per task")
-    print("final loss = mean training loss over the last 5% of steps; * = learned is lower")
-    print(format_header())
-    rows = compare_table(test_tasks, lopt, theta, num_steps, seeds=range(args.seeds))
-    print(summary(rows))
-    if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    test_tasks = population.sample_tasks(family_obj, task_seed, num_tasks, stream=2)
+    seeds = list(seeds)
+    log(f"family {json.dumps(family_spec)}, {num_steps} steps, seeds {seeds} per task")
+    log("final loss = mean training loss over the last 5% of steps; * = learned is lower")
+    log(format_header())
+    rows = compare_table(test_tasks, lopt, theta, num_steps, seeds=seeds, log=log)
+    log(summary(rows))
+    if out is not None:
+        folder = pathlib.Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "meta_eval.json").write_text(json.dumps(rows, indent=2) + "\n")
+        log(f"wrote {folder / 'meta_eval.json'}")
+    return rows

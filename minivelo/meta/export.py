@@ -1,6 +1,6 @@
 """Export a meta-training run's chosen meta-parameters as shipped weights.
 
-``python -m minivelo.meta.export --run runs/mlp_mnist1d_es --name mlp_lopt_mnist1d
+``python -m minivelo export --run runs/mlp_mnist1d_es --name mlp_lopt_mnist1d
 [--max-minutes 30]`` picks, among the run's validation snapshots (``snapshots/step_*.npz``)
 taken within the budget of wall-clock meta-training time (compilation included), the one
 with the best validation score (or the one ``--snapshot`` names), and writes the weights
@@ -15,11 +15,9 @@ copy of its learning curves.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import pathlib
-import sys
 
 import numpy as np
 
@@ -218,7 +216,7 @@ def export(
         "command": (
             parents_command(parents)
             + f"python -m minivelo meta-train --config {config_path} --out {run_dir.as_posix()} && "
-            f"python -m minivelo.meta.export --run {run_dir.as_posix()} --name {name}"
+            f"python -m minivelo export --run {run_dir.as_posix()} --name {name}"
             + (f" --max-minutes {max_seconds / 60:g}" if max_seconds else "")
             + (f" --snapshot {pathlib.Path(snapshot).as_posix()}" if snapshot else "")
         ),
@@ -230,51 +228,45 @@ def export(
     out.mkdir(parents=True, exist_ok=True)
     return lopt.save(out / name, theta, metadata)
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minivelo.meta.export", description=__doc__)
-    parser.add_argument("--run", help="a meta-training output directory")
-    parser.add_argument("--name", required=True, help="weights name, e.g. mlp_lopt_mnist1d")
-    parser.add_argument(
-        "--max-minutes", type=float, help="only snapshots within this much meta-training time"
-    )
-    parser.add_argument("--out-dir", help="default: minivelo/weights")
-    parser.add_argument("--config", help="the config file the run used (for the recorded command)")
-    parser.add_argument("--snapshot", help="export this snapshot instead of the best one")
-    parser.add_argument(
-        "--candidates",
-        nargs="+",
-        help="checkpoint/snapshot files (of any runs) to choose among on validation tasks",
-    )
-    parser.add_argument(
-        "--validation-config", help="with --candidates: the config whose validation tasks judge"
-    )
-    args = parser.parse_args(argv)
-    budget = None if args.max_minutes is None else 60 * args.max_minutes
-    run, snapshot, selection = args.run, args.snapshot, None
-    if args.candidates:
-        if not args.validation_config:
-            parser.error("--candidates needs --validation-config")
-        snapshot, scores = select_by_validation(args.candidates, args.validation_config)
+
+def export_command(
+    *,
+    name: str,
+    run=None,
+    max_minutes: float | None = None,
+    out=None,
+    config=None,
+    snapshot=None,
+    candidates=None,
+    validation_config=None,
+    command: str | None = None,
+) -> pathlib.Path:
+    """``python -m minivelo export``: export ``run``'s best snapshot (within ``max_minutes``
+    of meta-training, or ``snapshot``) as weights ``name`` in ``out`` (default
+    ``minivelo/weights``); or, with ``candidates`` (checkpoint or snapshot files of any
+    runs) and ``validation_config``, the candidate best on that config's validation tasks.
+    ``command`` is the command line recorded with a selection. Raises ValueError for a
+    combination of arguments that cannot be meant. Returns the written weights path."""
+    budget = None if max_minutes is None else 60 * max_minutes
+    selection = None
+    if candidates:
+        if not validation_config:
+            raise ValueError("--candidates needs --validation-config")
+        snapshot, scores = select_by_validation(candidates, validation_config)
         run = run_dir_of(snapshot)
         selection = {
-            "validation_config": args.validation_config,
+            "validation_config": str(validation_config),
             "scores": scores,
             "chosen": snapshot.as_posix(),
             "note": "score = mean log(final / first loss) on the config's validation tasks "
             "(floored at log 1e-12; a diverged run scores 10)",
-            "command": " ".join(["python -m minivelo.meta.export", *(argv or sys.argv[1:])]),
+            "command": command or "python -m minivelo export",
         }
-        if args.config is not None:  # it must be the chosen run's own config
+        if config is not None:  # it must be the chosen run's own config
             _, chosen_config = load_theta(snapshot)
-            given = MetaConfig.from_json(args.config)
+            given = MetaConfig.from_json(config)
             if given.to_dict() != chosen_config.to_dict():
-                parser.error(f"--config {args.config} is not the config of the chosen {snapshot}")
+                raise ValueError(f"--config {config} is not the config of the chosen {snapshot}")
     elif run is None:
-        parser.error("give --run (or --candidates with --validation-config)")
-    path = export(run, args.name, budget, args.out_dir, args.config, snapshot, selection)
-    print(f"wrote {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        raise ValueError("give --run (or --candidates with --validation-config)")
+    return export(run, name, budget, out, config, snapshot, selection)

@@ -14,7 +14,6 @@ Options::
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import time
 
@@ -92,19 +91,18 @@ def measure(num_params: int, repeats: int, theta, implementation: str) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m minivelo velo-bench", description=__doc__)
-    parser.add_argument("--sizes", default="1e6,1e7")
-    parser.add_argument("--repeats", type=int, default=10)
-    parser.add_argument("--implementation", default="fused", choices=["fused", "reference"])
-    args = parser.parse_args(argv)
+def run_velo_bench(
+    sizes=(1_000_000, 10_000_000), repeats: int = 10, implementation: str = "fused"
+) -> int:
+    """Print VeLO's and Adam's step times and VeLO's temporary memory for MLPs of about
+    ``sizes`` parameters (module docstring)."""
     # Published sizes (LSTM 512, 256 banks); random weights time the same as trained ones.
     theta = init_meta_params(jax.random.PRNGKey(0), "published")
-    print(f"device: {jax.devices()[0].device_kind}, implementation: {args.implementation}")
+    print(f"device: {jax.devices()[0].device_kind}, implementation: {implementation}")
     header = f"{'params':>12} {'adam ms':>9} {'velo ms':>9} {'ratio':>7} "
     print(header + f"{'temp B/param (update)':>22} {'(update+apply)':>15}")
-    for size in args.sizes.split(","):
-        r = measure(int(float(size)), args.repeats, theta, args.implementation)
+    for size in sizes:
+        r = measure(int(size), repeats, theta, implementation)
         print(
             f"{r['num_params']:>12,} {1e3 * r['adam_s']:>9.2f} {1e3 * r['velo_s']:>9.2f} "
             f"{r['ratio']:>6.1f}x {r['update_temp_bytes_per_param']:>22.2f} "
@@ -113,6 +111,3 @@ def main(argv: list[str] | None = None) -> int:
         )
     return 0
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
