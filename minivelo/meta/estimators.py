@@ -1,4 +1,4 @@
-r"""Meta-gradient estimators: truncated backprop, antithetic ES, persistent ES (PES).
+r"""Meta-gradient estimators: truncated backprop, antithetic ES (plain and sign), PES.
 
 Each estimator turns a population of truncated unrolls into an estimate of
 :math:`\nabla_\theta \mathbb{E}[L(\theta)]`. They are written against one small contract,
@@ -35,6 +35,34 @@ persistent runs and accumulates each member's perturbations over its episode,
 Summed over an episode, :math:`\sum_k g_k` is an unbiased estimate of the smoothed
 gradient of the whole episode's loss, however short the segments. The price is variance,
 which grows with :math:`\xi`.
+
+**Sign ES** (``es_sign``; the estimator of the published VeLO's meta-training, whose
+configs set ``sign_delta_loss_scalar``): antithetic ES over *whole* episodes in which each
+pair keeps only the sign of its loss difference,
+
+.. math::
+    g = \frac{1}{M} \sum_{i=1}^{M}
+        \frac{\operatorname{sign}\big(L_i(\theta+\epsilon_i) - L_i(\theta-\epsilon_i)\big)}
+              {2\sigma^2}\,\epsilon_i
+
+Every pair weighs :math:`\pm 1/(2\sigma^2)` whatever its task's loss scale, so a task whose
+log losses swing by 20 between the two copies (a loss driven to :math:`10^{-9}`) counts
+exactly as much as one whose loss moves by 1%. Where :math:`L_i` is locally linear with
+gradient :math:`\nabla_i`, :math:`\mathbb E[\operatorname{sign}(2\epsilon^\top
+\nabla_i)\,\epsilon] = \sigma\sqrt{2/\pi}\;\nabla_i / \lVert\nabla_i\rVert`: each pair
+estimates its task's *unit* gradient direction, and the mean over tasks follows the
+direction most tasks agree on. It is not an estimate of :math:`\nabla\,\mathbb E[L]`;
+outer Adam normalises the step anyway. A tie (equal losses, e.g. both copies capped)
+weighs 0.
+
+References:
+    Salimans et al. 2017, "Evolution Strategies as a Scalable Alternative to
+    Reinforcement Learning", arXiv:1703.03864.
+    Metz et al. 2022, "VeLO: Training Versatile Learned Optimizers by Scaling Up",
+    arXiv:2211.09760 (and its configs in google/learned_optimization,
+    ``research/general_lopt/configs``: full-length ES, ``sign_delta_loss_scalar=1``).
+    Vicol, Metz, Sohl-Dickstein 2021, "Unbiased Gradient Estimation in Unrolled
+    Computation Graphs with Persistent Evolution Strategies", ICML.
 """
 
 from __future__ import annotations
@@ -117,6 +145,31 @@ def antithetic_es(
     return Estimate(member_mean(grads), losses, new_states)
 
 
+def sign_of_difference(positive: jax.Array, negative: jax.Array) -> jax.Array:
+    """``sign(L+ - L-)``, 0 for a tie or a non-finite difference."""
+    delta = positive - negative
+    return jnp.where(jnp.isfinite(delta), jnp.sign(delta), 0.0)
+
+
+def antithetic_es_sign(
+    unroll: Unroll, theta: PyTree, states: PyTree, keys: jax.Array, sigma: float
+) -> Estimate:
+    """Sign ES: like :func:`antithetic_es`, each pair weighted by ``sign(L+ - L-)``.
+
+    ``unroll`` scores a whole episode (``states`` describe it, e.g. its keys); the
+    returned states are the ``theta + eps`` copy's, as in :func:`antithetic_es`.
+    """
+
+    def one(state, key):
+        eps = tree_normal(key, theta, sigma)
+        losses, new_states = antithetic_pair(unroll, theta, eps, (state, state))
+        weight = sign_of_difference(losses[0], losses[1]) / (2 * sigma**2)
+        return tree_scale(eps, weight), jnp.mean(losses), first(new_states)
+
+    grads, losses, new_states = jax.vmap(one)(states, keys)
+    return Estimate(member_mean(grads), losses, new_states)
+
+
 class PESState(NamedTuple):
     """Each member's two antithetic runs and its accumulated perturbation :math:`\\xi`."""
 
@@ -151,4 +204,4 @@ def persistent_es(
     return Estimate(member_mean(grads), losses, new)
 
 
-ESTIMATORS = ("tbptt", "es", "pes")
+ESTIMATORS = ("tbptt", "es", "pes", "es_sign")

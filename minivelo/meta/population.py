@@ -16,6 +16,17 @@ by one of its values (uniformly) and each ``fixed`` key by its value. A *list* o
 specs is a mixture: task ``i`` of :func:`sample_tasks` comes from spec ``i mod len``, so
 every family gets its share of the training tasks.
 
+**Whole episodes over a range of horizons** (``estimator="es_sign"``, the v7 recipe).
+Every outer step, task ``g`` draws a horizon :math:`N_g` log-uniform on ``horizons``
+(:func:`~minivelo.meta.unroll.sample_horizon`) and each of its members runs one
+antithetic pair of *whole* inner trainings of :math:`N_g` steps from a fresh
+initialisation, both copies with the same initial weights, minibatches, task
+augmentation (:func:`minivelo.tasks.augment.sample_augmentation`, if ``augment`` is set)
+and horizon; :func:`~minivelo.meta.estimators.antithetic_es_sign` turns the pairs into the
+estimate. The learned optimizer is rebuilt inside the traced program for :math:`N_g`
+(``learned_optimizers.build(lopt.config, N_g)``), so :math:`N_g` is data and each task
+compiles once. Nothing persists between outer steps but a count of episodes per member.
+
 **Sharding.** Every array of the population has the member axis first. With ``D`` visible
 devices (``members_per_task`` a multiple of ``D``) the members are laid out over a 1-D
 ``jax.sharding.Mesh`` named ``"members"``; :math:`\theta`, the keys and the gradient are
@@ -47,8 +58,10 @@ from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from minivelo import tasks as task_registry
+from minivelo.lopt import base as learned_optimizers
 from minivelo.lopt.base import LearnedOptimizer
 from minivelo.meta import estimators, unroll
+from minivelo.tasks import augment as task_augment
 from minivelo.tasks import registry
 from minivelo.tasks.base import Task, TaskFamily
 
@@ -151,6 +164,8 @@ class Population:
         loss_cap: float = 1.0,
         sigma: float = 0.01,
         mesh: Mesh | None = None,
+        horizons: tuple[int, int] | None = None,
+        augment: dict | None = None,
     ):
         if estimator not in estimators.ESTIMATORS:
             raise ValueError(
@@ -163,6 +178,17 @@ class Population:
         self.tasks, self.lopt, self.estimator = list(task_list), lopt, estimator
         self.members_per_task, self.num_steps = members_per_task, num_steps
         self.unroll_length, self.loss_cap, self.sigma = unroll_length, loss_cap, sigma
+        if horizons is None:
+            horizons = (num_steps, num_steps)
+        shortest, longest = (int(h) for h in horizons)
+        if not 1 <= shortest <= longest:
+            raise ValueError(
+                f"horizons must be [shortest, longest], 1 <= shortest <= longest; got {horizons}"
+            )
+        self.horizons = (shortest, longest)
+        self.augment = None if augment is None else task_augment.AugmentSettings.from_dict(augment)
+        if estimator != "es_sign" and (augment is not None or self.horizons != (num_steps,) * 2):
+            raise ValueError("horizons and augment need estimator 'es_sign' (whole episodes)")
         self.mesh = population_mesh() if mesh is None else mesh
         num_devices = self.mesh.devices.size
         if members_per_task % num_devices:
@@ -191,6 +217,7 @@ class Population:
             for task in self.tasks
         ]
         self._combine = jax.jit(_mean_of_trees, out_shardings=replicated)
+        self._horizons = jax.jit(self.horizons_at)
 
     @property
     def num_members(self) -> int:
@@ -220,9 +247,22 @@ class Population:
             "meta_loss_per_task": per_task,
             "restarts": sum(o[2] for o in outs),
         }
+        if self.estimator == "es_sign":
+            metrics["horizons"] = self._horizons(key)
         return gradient, metrics, tuple(o[3] for o in outs)
 
+    def horizons_at(self, key: jax.Array) -> jax.Array:
+        """``es_sign``: the horizon of each task at the outer step with ``key`` ([tasks])."""
+        return jnp.stack(
+            [self._horizon(jax.random.fold_in(key, g)) for g in range(len(self.tasks))]
+        )
+
+    def _horizon(self, task_key: jax.Array) -> jax.Array:
+        return unroll.sample_horizon(jax.random.fold_in(task_key, HORIZON_STREAM), *self.horizons)
+
     def _init_one(self, task: Task, theta: PyTree, key: jax.Array):
+        if self.estimator == "es_sign":  # nothing persists: count each member's episodes
+            return jnp.zeros((self.members_per_task,), jnp.int32)
         members = unroll.init_members(
             task, self.lopt, theta, key, self.members_per_task, self.num_steps, self.unroll_length
         )
@@ -236,6 +276,8 @@ class Population:
 
     def _step_one(self, task: Task, theta: PyTree, group, key: jax.Array):
         """One task's members: ``(gradient, mean meta-loss, restarts, new group)``."""
+        if self.estimator == "es_sign":
+            return self._step_whole_episodes(task, theta, group, key)
         run = self._unroll(task)
         keys = jax.random.split(key, self.members_per_task)
         if self.estimator == "tbptt":
@@ -259,6 +301,35 @@ class Population:
             reset = jax.vmap(unroll.needs_reset)(est.states)
             group = self._restart(task, theta, est.states, reset)
         return est.gradient, jnp.mean(est.meta_losses), jnp.sum(reset), group
+
+    def _step_whole_episodes(self, task: Task, theta: PyTree, episodes, key: jax.Array):
+        """``es_sign``: one antithetic pair of whole episodes per member, horizon drawn."""
+        num_steps = self._horizon(key)
+        lopt = learned_optimizers.build(self.lopt.config, num_steps)
+        member_keys = jax.random.split(
+            jax.random.fold_in(key, MEMBER_STREAM), self.members_per_task
+        )
+        noise_keys = jax.random.split(jax.random.fold_in(key, NOISE_STREAM), self.members_per_task)
+
+        def run(theta, member_key):
+            aug_key, init_key, data_key = jax.random.split(member_key, 3)
+            episode_task = (
+                task
+                if self.augment is None
+                else task_augment.sample_augmentation(aug_key, task, self.augment)
+            )
+            loss = unroll.episode_meta_loss(
+                episode_task, lopt, theta, num_steps, init_key, data_key, self.loss_cap
+            )
+            return loss, member_key
+
+        est = estimators.antithetic_es_sign(run, theta, member_keys, noise_keys, self.sigma)
+        restarts = jnp.zeros((), jnp.int32)
+        return est.gradient, jnp.mean(est.meta_losses), restarts, episodes + 1
+
+
+# Streams of an outer step's per-task key (es_sign): horizon, members, perturbations.
+HORIZON_STREAM, MEMBER_STREAM, NOISE_STREAM = 0, 1, 2
 
 
 def _mean_of_trees(trees: list) -> PyTree:

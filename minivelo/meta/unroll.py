@@ -22,6 +22,20 @@ non-finite).
 
 Step ``t`` of an episode draws its minibatch with ``fold_in(data_key, t)``: two runs of
 one member (e.g. the two antithetic copies of ES) see the same batches.
+
+**Whole episodes over a range of horizons** (:func:`episode_meta_loss`, the ``es_sign``
+recipe). The horizon :math:`N` is drawn anew every outer step and passed to the learned
+optimizer *as data* (VeLO reads the fraction trained :math:`t/N`), and the episode is one
+``lax.fori_loop`` whose trip count is that traced :math:`N`: one compiled program per task
+serves every horizon. Its objective is the final loss, read as the mean capped log ratio
+over the last :math:`T = \max(1, \lceil N/10 \rceil)` steps (the minibatch losses of the
+run's end, free to compute):
+
+.. math::
+    L(\theta; N) = \frac{1}{T} \sum_{t=N-T}^{N-1}
+        \mathrm{clip}\big(\log l_t(\theta) - \log l_0,\ \log 10^{-12},\ c\big)
+
+with the same floor and cap (and non-finite losses counted as :math:`c`) as above.
 """
 
 from __future__ import annotations
@@ -108,16 +122,75 @@ def init_members(
 LOG_RATIO_FLOOR = -27.631021  # log(1e-12): a loss 1e-12 of its start is fully trained
 
 
-def meta_objective(losses: jax.Array, log_loss_init: jax.Array, cap: float) -> jax.Array:
-    """Mean over the segment of ``clip(log l_t - log l_0, LOG_RATIO_FLOOR, cap)``.
+def capped_log_ratio(losses: jax.Array, log_loss_init: jax.Array, cap: float) -> jax.Array:
+    """Elementwise ``clip(log l_t - log l_0, LOG_RATIO_FLOOR, cap)``.
 
     A loss of exactly 0 scores the floor; NaN or infinity (a diverged run) scores ``cap``.
     """
     zero = losses == 0
     relative = jnp.log(jnp.where(zero, 1.0, losses)) - log_loss_init  # no log(0) gradient
     relative = jnp.where(zero, LOG_RATIO_FLOOR, relative)
-    relative = jnp.where(jnp.isfinite(relative), jnp.clip(relative, LOG_RATIO_FLOOR, cap), cap)
-    return jnp.mean(relative)
+    return jnp.where(jnp.isfinite(relative), jnp.clip(relative, LOG_RATIO_FLOOR, cap), cap)
+
+
+def meta_objective(losses: jax.Array, log_loss_init: jax.Array, cap: float) -> jax.Array:
+    """Mean over the segment of :func:`capped_log_ratio`."""
+    return jnp.mean(capped_log_ratio(losses, log_loss_init, cap))
+
+
+TAIL_FRACTION = 0.1  # the episode objective averages the last 10% of the run's losses
+
+
+def tail_length(num_steps: jax.Array) -> jax.Array:
+    r""":math:`\max(1, \lceil N / 10 \rceil)`: the steps the episode objective averages."""
+    num_steps = jnp.asarray(num_steps, jnp.int32)
+    return jnp.maximum(1, (num_steps + 9) // 10)
+
+
+def episode_meta_loss(
+    task: Task,
+    lopt: LearnedOptimizer,
+    theta: PyTree,
+    num_steps: jax.Array,
+    init_key: jax.Array,
+    data_key: jax.Array,
+    cap: float,
+) -> jax.Array:
+    """A whole inner training of ``num_steps`` steps (may be traced), scored by the mean
+    :func:`capped_log_ratio` over its last :func:`tail_length` steps.
+
+    ``lopt`` must have been built for the same horizon (``learned_optimizers.build(settings,
+    num_steps)``). Step ``t`` trains on the batch ``fold_in(data_key, t)``, so two runs
+    with the same keys (an antithetic pair) see the same initial weights and batches.
+    """
+    num_steps = jnp.asarray(num_steps, jnp.int32)
+    batch = lambda t: task.sample_batch(jax.random.fold_in(data_key, t))
+    params = task.init(init_key)
+    opt_state = lopt.init(theta, params)
+    log_loss_init = jnp.log(task.loss(params, batch(0)))
+    tail = tail_length(num_steps)
+    tail_start = num_steps - tail
+
+    def step(t, carry):
+        params, opt_state, total = carry
+        loss, grads = jax.value_and_grad(task.loss)(params, batch(t))
+        updates, opt_state = lopt.update(theta, grads, opt_state, params, loss)
+        params = jax.tree.map(lambda p, u: p + u, params, updates)
+        score = capped_log_ratio(loss, log_loss_init, cap)
+        total = total + jnp.where(t >= tail_start, score, 0.0)
+        return params, opt_state, total
+
+    carry = (params, opt_state, jnp.zeros((), jnp.float32))
+    _, _, total = jax.lax.fori_loop(0, num_steps, step, carry)
+    return total / tail.astype(jnp.float32)
+
+
+def sample_horizon(key: jax.Array, shortest: int, longest: int) -> jax.Array:
+    r"""A horizon :math:`N` log-uniform on ``[shortest, longest]`` (int32, traced):
+    :math:`\log N \sim \mathcal U(\log N_{min}, \log N_{max})`, rounded."""
+    u = jax.random.uniform(key, (), jnp.float32)
+    log_n = jnp.log(float(shortest)) + u * (jnp.log(float(longest)) - jnp.log(float(shortest)))
+    return jnp.clip(jnp.round(jnp.exp(log_n)), shortest, longest).astype(jnp.int32)
 
 
 def segment(
