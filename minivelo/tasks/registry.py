@@ -17,7 +17,7 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
-from minivelo.tasks import image, language, synthetic
+from minivelo.tasks import image, language, meta_training, synthetic
 from minivelo.tasks.base import Task, TaskFamily
 from minivelo.tasks.layers import rng_from_key
 
@@ -92,6 +92,25 @@ ENTRIES: dict[str, Entry] = {
         dict(dim=32, num_examples=2000, margin=4.0, batch_size=64),
         synthetic.sample_logistic_config,
         "logistic regression on synthetic data",
+    ),
+    # meta-training families that pair velo-eval's kinds of model with other data
+    "mnist1d_cnn": Entry(
+        meta_training.mnist1d_cnn_task,
+        dict(channels=(8, 16), kernel=5, activation="relu", batch_size=64),
+        meta_training.sample_mnist1d_cnn_config,
+        "1-D CNN on MNIST-1D",
+    ),
+    "markov_lm": Entry(
+        meta_training.markov_lm_task,
+        dict(model="lstm", vocab_size=16, hidden_size=32, seq_len=16, batch_size=16),
+        meta_training.sample_markov_lm_config,
+        "character LSTM or transformer on text from a random Markov chain",
+    ),
+    "teacher_mlp": Entry(
+        meta_training.teacher_mlp_task,
+        dict(dim=16, hidden_sizes=(64,), num_classes=4, batch_size=128),
+        meta_training.sample_teacher_mlp_config,
+        "MLP classifier on Gaussian inputs labelled by a random teacher MLP",
     ),
 }
 
