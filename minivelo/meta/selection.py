@@ -189,12 +189,12 @@ class ValidationSuite:
         return cached
 
     def learned_finals(self, theta: PyTree) -> list[float]:
-        keys = seeds_keys(SEEDS)
+        keys = evaluate.seeds_keys(SEEDS)
         finals = []
         for i, (entry, task) in enumerate(zip(self.entries, self.tasks)):
             if i not in self._runners:
-                lopt = lopt_base.build(self.optimizer, entry.num_steps)
-                self._runners[i] = lopt_runner(task, lopt, entry.num_steps)
+                lopt = learned_optimizers.build(self.optimizer, entry.num_steps)
+                self._runners[i] = evaluate.lopt_runner(task, lopt, entry.num_steps)
             losses = np.asarray(self._runners[i](theta, keys), np.float64)  # [S, T]
             finals.append(float(bench.final_loss(losses).mean()))
         return finals
