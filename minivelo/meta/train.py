@@ -68,6 +68,12 @@ class MetaConfig:
     num_val_tasks: int = 2
     val_seeds: int = 1
     init_from: str | None = None  # start from these meta-parameters (a run dir or .npz)
+    # es_sign only: horizons [shortest, longest] drawn log-uniformly every outer step (None:
+    # num_steps), per-episode task augmentation (minivelo.tasks.augment.AugmentSettings), and
+    # a named validation suite scored against tuned Adam (minivelo.meta.selection)
+    horizons: list | None = None
+    augment: dict | None = None
+    validation: str | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -110,8 +116,18 @@ class MetaConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.eval_every, int) or self.eval_every < 0:
+        if (
+            isinstance(self.eval_every, bool)
+            or not isinstance(self.eval_every, int)
+            or self.eval_every < 0
+        ):
             raise ValueError(f"eval_every must be an integer >= 0, got {self.eval_every!r}")
+        if (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, int)
+            or not 0 <= self.seed < 2**32
+        ):
+            raise ValueError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
         for name in ("sigma", "loss_cap", "outer_learning_rate", "outer_clip"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not np.isfinite(value) or value <= 0:
@@ -121,14 +137,45 @@ class MetaConfig:
                 f"num_steps ({self.num_steps}) must be a multiple of "
                 f"unroll_length ({self.unroll_length})"
             )
-        if self.estimator not in ("es", "pes", "tbptt"):
-            raise ValueError(f"estimator must be 'es', 'pes' or 'tbptt', got {self.estimator!r}")
+        if self.estimator not in ("es", "pes", "tbptt", "es_sign"):
+            raise ValueError(
+                f"estimator must be 'es', 'pes', 'tbptt' or 'es_sign', got {self.estimator!r}"
+            )
+        if self.horizons is not None or self.augment is not None:
+            if self.estimator != "es_sign":
+                raise ValueError("horizons and augment need estimator 'es_sign'")
+        if self.horizons is not None and (
+            not isinstance(self.horizons, list)
+            or len(self.horizons) != 2
+            or not all(isinstance(h, int) and h >= 1 for h in self.horizons)
+            or self.horizons[0] > self.horizons[1]
+        ):
+            raise ValueError(
+                f"horizons must be [shortest, longest] integers, got {self.horizons!r}"
+            )
+        if self.validation is not None:
+            from minivelo.meta import selection
+
+            if self.validation not in selection.SUITES:
+                raise ValueError(
+                    f"unknown validation suite {self.validation!r}; "
+                    f"choose one of {sorted(selection.SUITES)}"
+                )
         if self.init_from is not None and not isinstance(self.init_from, str):
             raise ValueError(f"init_from must be a path or null, got {self.init_from!r}")
         if not isinstance(self.optimizer, dict):
             raise ValueError(
                 f"optimizer must be an object like {{'kind': 'mlp'}}, got {self.optimizer!r}"
             )
+        # unknown family or optimizer kind/settings: refused here, before any folder exists
+        try:
+            population.family_from_spec(self.family)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"family: {_message(err)}") from None
+        try:
+            lopt_base.build(self.optimizer, self.num_steps)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"optimizer: {_message(err)}") from None
 
     def identity(self) -> dict:
         """The settings a checkpoint must share with the run that resumes it."""
@@ -175,6 +222,8 @@ class MetaTrainer:
             loss_cap=config.loss_cap,
             sigma=config.sigma,
             mesh=mesh,
+            horizons=None if config.horizons is None else tuple(config.horizons),
+            augment=config.augment,
         )
         self.outer = outer_optimizer(config)
         # Every array keeps one placement from step to step (theta and Adam's moments
@@ -205,6 +254,20 @@ class MetaTrainer:
             path = path / "checkpoint.npz"
         if not path.exists():
             raise FileNotFoundError(f"init_from: no meta-parameters at {path}")
+        if path.suffix == ".msgpack":  # shipped or published VeLO weights (kind velo)
+            from minivelo.lopt.velo import checkpoint as velo_checkpoint
+
+            if self.config.optimizer.get("kind") != "velo":
+                raise ValueError(
+                    f"init_from {path} holds VeLO weights; this run trains {self.config.optimizer}"
+                )
+            theta = jax.tree.map(
+                lambda x: jnp.asarray(x, jnp.float32), velo_checkpoint.load_published(path)
+            )
+            mismatched = jax.tree.map(lambda a, b: a.shape != b.shape, theta, template)
+            if any(jax.tree.leaves(mismatched)):
+                raise ValueError(f"init_from {path}: meta-parameter shapes differ from this run's")
+            return theta
         theta, source = load_theta(path)
         if source.optimizer != self.config.optimizer:
             raise ValueError(
@@ -230,13 +293,25 @@ class MetaTrainer:
             "grad_norm": float(grad_norm),
             "restarts": int(metrics["restarts"]),
         }
+        if "horizons" in metrics:  # es_sign: each task's horizon this step
+            record["horizons"] = [int(n) for n in np.asarray(metrics["horizons"])]
         return state._replace(
             theta=theta, outer_state=outer_state, pool=pool, step=state.step + 1
         ), record
 
     # ------------------------------------------------------------- validation
     def validate(self, theta) -> float:
-        """:func:`.runs.validation_score` of ``theta`` on the validation tasks."""
+        """:func:`.runs.validation_score` of ``theta`` on the validation tasks, or with
+        ``config.validation`` the named suite's score against tuned Adam."""
+        if self.config.validation is not None:
+            from minivelo.meta import selection
+
+            if not hasattr(self, "_suite"):
+                cache = None if self.out_dir is None else self.out_dir / "adam_reference.json"
+                self._suite = selection.ValidationSuite(
+                    self.config.validation, self.config.optimizer, cache
+                )
+            return self._suite.score(theta)
         keys = runs.seeds_keys(range(100, 100 + self.config.val_seeds))
         losses = []
         for i, task in enumerate(self.val_tasks):
@@ -379,6 +454,11 @@ class MetaTrainer:
         if self.out_dir is not None and jax.process_index() == 0 and self.metrics_path.exists():
             plot_metrics(self.metrics_path, self.out_dir / "metrics.png")
         return state
+
+
+def _message(err: Exception) -> str:
+    """The text of an exception (a KeyError's ``str`` adds quotes)."""
+    return str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
 
 
 def _to_host(x) -> np.ndarray:

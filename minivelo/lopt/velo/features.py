@@ -41,7 +41,12 @@ def loss_decays(num_steps: int) -> jax.Array:
     r"""Decays of the 10 loss EMAs: half-lives log-spaced from 10 to ``num_steps``.
 
     .. math:: \lambda_j = e^{-1/h_j}, \qquad h = \mathrm{logspace}(1, \log_{10} N, 10)
+
+    ``num_steps`` may be traced (meta-training over horizons passes :math:`N` as data);
+    then the decays are computed in the traced program, equal to the eager ones to an ulp.
     """
+    if isinstance(num_steps, jax.core.Tracer):
+        return _loss_decays(jnp.asarray(num_steps, jnp.float32))
     return jnp.asarray(_eager_loss_decays(int(num_steps)))
 
 
