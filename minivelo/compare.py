@@ -109,8 +109,8 @@ def summary_table(rows) -> str:
         per_seed = np.asarray(r.seed_final_losses, dtype=np.float64)
         run_s = f"{r.run_s:.2f}" + (" (grid)" if r.is_baseline else "")
         lines.append(
-            f"| {r.optimizer} | {np.mean(per_seed):.4f} ± {np.std(per_seed):.4f} | "
-            f"{np.min(per_seed):.4f} | {r.speedup_text()} | {r.compile_s:.1f} | {run_s} |"
+            f"| {r.optimizer} | {np.mean(per_seed):.3g} ± {np.std(per_seed):.2g} | "
+            f"{np.min(per_seed):.3g} | {r.speedup_text()} | {r.compile_s:.1f} | {run_s} |"
         )
     return "\n".join(lines)
 
