@@ -212,3 +212,28 @@ def test_compare_defaults_tell_the_story():
     parsed = cli.build_parser().parse_args(["compare"])
     assert tuple(parsed.optimizers) == defaults
     assert parsed.steps == compare.DEFAULT_STEPS and tuple(parsed.seeds) == compare.DEFAULT_SEEDS
+
+
+# ------------------------------------------------------- other commands, end to end
+
+
+def test_bench_writes_its_report(tmp_path, capsys):
+    out = tmp_path / "bench"
+    argv = ["bench", "--tasks", "quadratic", "--optimizers", "sgd", "--steps", "20"]
+    argv += ["--grid", "1e-2,1e-1", "--seeds", "0", "--out", str(out), "--no-progress"]
+    assert cli.main(argv) == 0
+    for name in ("results.md", "results.csv", "speedups.png", "curves.png"):
+        assert (out / name).stat().st_size > 100, name
+    assert "| quadratic" in capsys.readouterr().out
+
+
+def test_a_failed_download_is_reported_not_raised(tmp_path, monkeypatch, capsys):
+    from minivelo.lopt.velo import download
+
+    def refuse(cache_dir=None, **kwargs):
+        raise download.DownloadError("could not download: the network is off")
+
+    monkeypatch.setattr(download, "fetch_published_weights", refuse)
+    assert cli.main(["download", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "the network is off" in err and "Traceback" not in err
