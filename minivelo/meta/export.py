@@ -270,3 +270,14 @@ def export_command(
     elif run is None:
         raise ValueError("give --run (or --candidates with --validation-config)")
     return export(run, name, budget, out, config, snapshot, selection)
+
+
+if __name__ == "__main__":  # the old spelling, still in recorded commands: say what it is now
+    import sys
+
+    print(
+        "python -m minivelo.meta.export is now `python -m minivelo export` "
+        "(--out-dir is --out; --candidates takes a comma-separated list)",
+        file=sys.stderr,
+    )
+    sys.exit(2)
