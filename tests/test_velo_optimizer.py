@@ -270,3 +270,46 @@ def test_two_weight_sets_of_one_preset_compile_once(theta):
     assert embedded(closure.lower(params).as_text())
     with pytest.raises(ValueError, match="holds weights of"):
         optimizer.with_weights(tx_a.init(params), init_meta_params(jax.random.PRNGKey(2), "small"))
+
+
+# ---------------------------------------------------------------- arguments no one can mean
+@pytest.mark.parametrize("num_steps", [2.7, 10.0, True, 0, -3, "10", None])
+def test_num_steps_must_be_a_positive_integer(theta, num_steps):
+    with pytest.raises(ValueError, match="num_steps must be a positive integer"):
+        minivelo.velo(num_steps, weights=theta)
+
+
+@pytest.mark.parametrize("weight_decay", [-0.1, float("nan"), float("inf"), True, "0.1"])
+def test_weight_decay_must_be_finite_and_non_negative(theta, weight_decay):
+    with pytest.raises(ValueError, match="weight_decay must be a finite number >= 0"):
+        minivelo.velo(10, weights=theta, weight_decay=weight_decay)
+
+
+def test_numpy_integers_are_fine(theta):
+    tx = minivelo.velo(np.int64(10), weights=theta, weight_decay=np.float32(0.01))
+    assert tx.init(_params()).velo.iteration == 0
+
+
+def test_python_number_leaves_are_rejected_at_init_naming_the_leaf(theta):
+    tx = minivelo.velo(10, weights=theta)
+    with pytest.raises(TypeError, match=r"params\['scale'\] is a float .*jnp.asarray"):
+        tx.init({**_params(), "scale": 0.5})
+    params = _params()
+    state = tx.init(params)
+    with pytest.raises(TypeError, match=r"grads\['b'\] is a float"):
+        tx.update({"w": params["w"], "b": 0.1}, state, params, loss=1.0)
+
+
+def test_leaf_shapes_are_checked_against_grads_and_init_naming_the_leaf(theta):
+    tx = minivelo.velo(10, weights=theta)
+    params = _params()
+    state = tx.init(params)
+    grads = {"w": jnp.ones((3, 4)), "b": jnp.ones(3)}  # same structure, w transposed
+    with pytest.raises(ValueError, match=r"grads\['w'\] has shape \(3, 4\) but params\['w'\]"):
+        tx.update(grads, state, params, loss=1.0)
+    other = {"w": jnp.ones((2, 3)), "b": jnp.ones(3)}  # not the shapes init saw
+    with pytest.raises(ValueError, match=r"params\['w'\] has shape \(2, 3\).*init.*\(4, 3\)"):
+        tx.update(other, state, other, loss=1.0)
+    fewer = {"w": params["w"]}
+    with pytest.raises(ValueError, match="made for 2 parameter tensors, got 1"):
+        tx.update(fewer, state, fewer, loss=1.0)

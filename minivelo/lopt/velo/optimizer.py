@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from minivelo.lopt.velo import checkpoint, fused, reference
@@ -142,9 +143,16 @@ def velo(
       tx = minivelo.velo(1000, weights=theta)
       updates, state = tx.update(grads, state, params, loss=loss)
     """
+    if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) or num_steps < 1:
+        raise ValueError(f"num_steps must be a positive integer, got {num_steps!r}")
     num_steps = int(num_steps)
-    if num_steps < 1:
-        raise ValueError(f"num_steps must be a positive integer, got {num_steps}")
+    if (
+        isinstance(weight_decay, bool)
+        or not isinstance(weight_decay, (int, float, np.integer, np.floating))
+        or not math.isfinite(weight_decay)
+        or weight_decay < 0
+    ):
+        raise ValueError(f"weight_decay must be a finite number >= 0, got {weight_decay!r}")
     if implementation not in IMPLEMENTATIONS:
         raise ValueError(f"implementation must be one of {sorted(IMPLEMENTATIONS)}")
     theta = load_weights(weights)
@@ -155,7 +163,7 @@ def velo(
     weight_decay = float(weight_decay)
 
     def init_fn(params):
-        _check_params(params)
+        _check_params(params, "params")
         params32 = jax.tree.map(lambda p: jnp.asarray(p, jnp.float32), params)
         grad_sum = jax.tree.map(jnp.zeros_like, params32) if accumulate > 1 else None
         return VeLOOptimizerState(
@@ -178,7 +186,7 @@ def velo(
             raise ValueError(
                 "velo needs the training loss: call tx.update(grads, state, params, loss=loss)"
             )
-        _check_params(params)
+        _check_params(params, "params")
         if getattr(state, "theta", None) is None:
             raise ValueError(
                 "velo's state carries its meta-parameters: make it with tx.init(params) "
@@ -189,6 +197,8 @@ def velo(
                 "grads and params have different tree structures: "
                 f"{jax.tree.structure(grads)} vs {jax.tree.structure(params)}"
             )
+        _check_params(grads, "grads")
+        _check_shapes(grads, params, state)
         loss = jnp.asarray(loss, jnp.float32)
         if loss.shape != ():
             raise ValueError(f"loss must be a scalar, got shape {loss.shape}")
@@ -267,13 +277,18 @@ def with_weights(state: VeLOOptimizerState, weights) -> VeLOOptimizerState:
     return state._replace(theta=jax.tree.map(jnp.array, theta))
 
 
-def _check_params(params) -> None:
+def _check_params(params, what: str = "params") -> None:
     if params is None:
-        raise ValueError("velo needs the parameters (got None)")
+        raise ValueError(f"velo needs the {'parameters' if what == 'params' else what} (got None)")
     leaves = jax.tree_util.tree_leaves_with_path(params)
     if not leaves:
-        raise ValueError("velo got an empty parameter tree")
+        raise ValueError(f"velo got an empty {what} tree")
     for path, p in leaves:
+        if not isinstance(p, (jax.Array, np.ndarray, np.generic)):
+            raise TypeError(
+                f"velo needs arrays; {what}{jax.tree_util.keystr(path)} is a "
+                f"{type(p).__name__} ({p!r}): wrap it with jnp.asarray"
+            )
         dtype = jnp.result_type(p)
         if not jnp.issubdtype(dtype, jnp.floating):
             raise TypeError(
@@ -282,3 +297,25 @@ def _check_params(params) -> None:
             )
         if jnp.size(p) == 0:
             raise ValueError(f"parameter {jax.tree_util.keystr(path)} is empty (size 0)")
+
+
+def _check_shapes(grads, params, state) -> None:
+    """Every gradient has its parameter's shape, and every parameter the shape it had at
+    ``init`` (VeLO's per-tensor state is shaped like it); the message names the leaf."""
+    initial = [jnp.shape(m) for m in state.velo.second_moment]
+    named = jax.tree_util.tree_leaves_with_path(params)
+    if len(initial) != len(named):
+        raise ValueError(
+            f"velo's state was made for {len(initial)} parameter tensors, got {len(named)}"
+        )
+    for (path, p), g, shape in zip(named, jax.tree.leaves(grads), initial):
+        name = jax.tree_util.keystr(path)
+        if jnp.shape(g) != jnp.shape(p):
+            raise ValueError(
+                f"grads{name} has shape {jnp.shape(g)} but params{name} has {jnp.shape(p)}"
+            )
+        if jnp.shape(p) != shape:
+            raise ValueError(
+                f"params{name} has shape {jnp.shape(p)}, but the state was made by "
+                f"init for shape {shape}"
+            )
