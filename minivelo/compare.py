@@ -107,10 +107,16 @@ def summary_table(rows) -> str:
     ranked = sorted(rows, key=lambda r: (not np.isfinite(r.final_loss), r.final_loss))
     for r in ranked:
         per_seed = np.asarray(r.seed_final_losses, dtype=np.float64)
+        finite = per_seed[np.isfinite(per_seed)]
+        if finite.size == per_seed.size:
+            loss = f"{np.mean(per_seed):.3g} ± {np.std(per_seed):.2g}"
+        else:
+            loss = f"diverged on {per_seed.size - finite.size} of {per_seed.size} seeds"
+        best = f"{np.min(finite):.3g}" if finite.size else "-"
         run_s = f"{r.run_s:.2f}" + (" (grid)" if r.is_baseline else "")
         lines.append(
-            f"| {r.optimizer} | {np.mean(per_seed):.3g} ± {np.std(per_seed):.2g} | "
-            f"{np.min(per_seed):.3g} | {r.speedup_text()} | {r.compile_s:.1f} | {run_s} |"
+            f"| {r.optimizer} | {loss} | {best} | {r.speedup_text()} | {r.compile_s:.1f} | "
+            f"{run_s} |"
         )
     return "\n".join(lines)
 
