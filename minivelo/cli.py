@@ -318,7 +318,14 @@ def _meta_eval(args) -> int:
     try:
         evaluate.load_theta(args.weights)
     except (OSError, ValueError, KeyError, TypeError) as error:
-        raise UsageError(f"cannot read --weights {args.weights}: {error}") from None
+        raise UsageError(f"cannot read --weights {args.weights}: {_message(error)}") from None
+    if family is not None:
+        from minivelo.meta import population
+
+        try:
+            population.family_from_spec(family)
+        except (KeyError, ValueError, TypeError) as error:
+            raise UsageError(f"bad --family {args.family}: {_message(error)}") from None
     evaluate.run_meta_eval(
         args.weights,
         family=family,

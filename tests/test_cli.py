@@ -4,6 +4,7 @@ exit status 2 and no traceback, and the main job (`compare`) end to end at a sma
 from __future__ import annotations
 
 import json
+import pathlib
 import subprocess
 import sys
 
@@ -153,9 +154,14 @@ def test_the_flag_vocabulary_is_shared():
         (["export", "--name", "x"], "give --run"),
         (["export", "--name", "x", "--candidates", "a.npz"], "--candidates needs"),
         (["figures", "--only", ""], "comma-separated list"),
+        (
+            ["meta-eval", "--weights", "minivelo/weights/mlp_lopt_mnist1d.npz", "--family", "nope"],
+            "bad --family nope: unknown task family 'nope'",
+        ),
     ],
 )
-def test_bad_values_are_usage_errors(argv, message, capsys):
+def test_bad_values_are_usage_errors(argv, message, capsys, monkeypatch):
+    monkeypatch.chdir(pathlib.Path(__file__).resolve().parents[1])  # for the shipped weights
     assert cli.main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == ""

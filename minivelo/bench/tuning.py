@@ -28,6 +28,12 @@ Definitions used throughout the benchmark, the reports and the lessons:
   :math:`T/n` times sooner. Both branches meet at :math:`t_R / T`, so the measure is
   continuous in :math:`X`'s final loss and neither branch is a bound. VeLO's Figure 1 counts
   the same ratio of steps.
+
+References:
+  L. Metz, J. Harrison, C. D. Freeman, A. Merchant, L. Beyer, J. Bradbury, N. Agrawal,
+  B. Poole, I. Mordatch, A. Roberts, J. Sohl-Dickstein. "VeLO: Training Versatile Learned
+  Optimizers by Scaling Up", 2022. https://arxiv.org/abs/2211.09760 (Figure 1:
+  speedup over learning-rate-tuned Adam, in steps, on the VeLOdrome tasks).
 """
 
 from __future__ import annotations
