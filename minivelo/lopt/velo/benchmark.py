@@ -1,19 +1,26 @@
-"""``python -m minivelo velo-bench``: VeLO's step time next to Adam's, and its memory.
+"""``python -m minivelo velo-bench``: VeLO's step time next to Adam's, its memory, its compile.
 
-For MLPs of about 1M and 10M parameters, runs a jitted step (update + apply, params and
-state donated) of ``minivelo.velo`` and of ``optax.adam`` alternately on the same
-gradients, and prints the median time of each, their ratio, and XLA's temporary memory
-(``compiled.memory_analysis().temp_size_in_bytes``) per parameter for one VeLO update.
+**Step time.** For MLPs of the given sizes and each VeLO preset (``small``: LSTM 32, 16
+banks; ``published``: LSTM 512, 256 banks), a jitted step (update + apply, params and
+state donated) of ``minivelo.velo`` and of ``optax.adam`` runs alternately on the same
+gradients, so both see the same machine load. After two warm-up rounds (compilation,
+first touch of memory) every step is timed to ``jax.block_until_ready``; the table gives
+the median of ``repeats`` steps of each, their ratio, and XLA's temporary memory
+(``compiled.memory_analysis().temp_size_in_bytes``) per parameter.
 
-Options::
+**Compilation.** For one model and preset, the VeLO update is compiled two ways: with the
+meta-parameters closed over (so XLA embeds them in the program as constants: what
+``minivelo.velo`` did before its weights became data) and with them as a jit argument
+(what ``minivelo.velo`` does now: they live in the optax state). The report gives each
+compile time, the program size (bytes of the lowered StableHLO text) and, for the data
+path, whether a second weight set of the same preset reused the compilation.
 
-    --sizes 1e6,1e7        parameter counts
-    --repeats 10           timed steps per optimizer
-    --implementation fused (or reference)
+Default sizes: 10M and 100M parameters on an accelerator; 1M and 10M on a CPU (minutes).
 """
 
 from __future__ import annotations
 
+import datetime
 import statistics
 import time
 
@@ -22,13 +29,25 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from minivelo.lopt.velo import fused, reference
 from minivelo.lopt.velo.optimizer import velo
 from minivelo.lopt.velo.params import init_meta_params
+from minivelo.lopt.velo.state import init_state
+
+PRESETS = ("small", "published")
+CPU_SIZES = (1_000_000, 10_000_000)
+ACCELERATOR_SIZES = (10_000_000, 100_000_000)
+NUM_STEPS = 10_000  # VeLO's horizon in the benchmark (its value does not change the cost)
+
+
+def default_sizes() -> tuple[int, ...]:
+    """Parameter counts to time: 10M and 100M on an accelerator, 1M and 10M on a CPU."""
+    return CPU_SIZES if jax.default_backend() == "cpu" else ACCELERATOR_SIZES
 
 
 def mlp_params(num_params: int, key: jax.Array, depth: int = 3) -> dict:
     """An MLP of ``depth`` square layers (weights and biases) with ~``num_params``."""
-    width = int(round((num_params / depth) ** 0.5))
+    width = max(1, int(round((num_params / depth) ** 0.5)))
     keys = jax.random.split(key, depth)
     return {
         f"layer{i}": {
@@ -53,18 +72,23 @@ def _timed(fn, *args):
     return out, time.perf_counter() - start
 
 
-def measure(num_params: int, repeats: int, theta, implementation: str) -> dict:
+def _problem(num_params: int):
     key = jax.random.PRNGKey(0)
     params = mlp_params(num_params, key)
-    count = sum(p.size for p in jax.tree.leaves(params))
     grads = jax.tree.map(lambda p: 1e-3 * jax.random.normal(key, p.shape), params)
-    loss = jnp.float32(1.0)
+    return params, grads, jnp.float32(1.0)
 
-    velo_tx = velo(10_000, weights=theta, implementation=implementation)
+
+def measure(num_params: int, repeats: int, theta, implementation: str = "fused") -> dict:
+    """Median step times of VeLO (weights ``theta``) and Adam on an MLP of ~``num_params``."""
+    params, grads, loss = _problem(num_params)
+    count = sum(p.size for p in jax.tree.leaves(params))
+
+    velo_tx = velo(NUM_STEPS, weights=theta, implementation=implementation)
     adam_tx = optax.adam(1e-3)
     velo_step, adam_step = _step_fn(velo_tx), _step_fn(adam_tx)
     velo_params, velo_state = jax.tree.map(jnp.copy, params), velo_tx.init(params)
-    adam_params, adam_state = params, adam_tx.init(params)
+    adam_params, adam_state = jax.tree.map(jnp.copy, params), adam_tx.init(params)
 
     lowered = jax.jit(
         lambda g, s, p, l: velo_tx.update(g, s, p, loss=l), donate_argnums=(1,)
@@ -91,23 +115,111 @@ def measure(num_params: int, repeats: int, theta, implementation: str) -> dict:
     }
 
 
+def measure_compilation(num_params: int, preset: str, implementation: str = "fused") -> dict:
+    """Compile time and program size of one VeLO update, weights as constants vs as data.
+
+    Constants: ``jit(lambda state, ...: update(theta, state, ...))`` closes over ``theta``.
+    Data: ``jit(lambda theta, state, ...: update(theta, state, ...))``; a second weight
+    set of the same preset is then run through it and the compilations counted.
+    """
+    update = {"fused": fused.update, "reference": reference.update}[implementation]
+    params, grads, loss = _problem(num_params)
+    theta = init_meta_params(jax.random.PRNGKey(0), preset)
+    other = init_meta_params(jax.random.PRNGKey(1), preset)
+    state = init_state(params, theta)
+
+    def compile_(fn, *args):
+        start = time.perf_counter()
+        lowered = fn.lower(*args)
+        compiled = lowered.compile()
+        return compiled, time.perf_counter() - start, len(lowered.as_text().encode())
+
+    as_constants = jax.jit(lambda s, g, p, l: update(theta, s, g, p, l, NUM_STEPS)[:2])
+    _, constants_s, constants_bytes = compile_(as_constants, state, grads, params, loss)
+    as_data = jax.jit(lambda th, s, g, p, l: update(th, s, g, p, l, NUM_STEPS)[:2])
+    _, data_s, data_bytes = compile_(as_data, theta, state, grads, params, loss)
+    for weights in (theta, other):  # two weight sets through the one jitted function
+        jax.block_until_ready(as_data(weights, state, grads, params, loss))
+    return {
+        "preset": preset,
+        "num_params": sum(p.size for p in jax.tree.leaves(params)),
+        "constants_compile_s": constants_s,
+        "constants_program_bytes": constants_bytes,
+        "data_compile_s": data_s,
+        "data_program_bytes": data_bytes,
+        "data_compilations_for_two_weight_sets": as_data._cache_size(),
+    }
+
+
 def run_velo_bench(
-    sizes=(1_000_000, 10_000_000), repeats: int = 10, implementation: str = "fused"
+    sizes=None,
+    repeats: int = 20,
+    implementation: str = "fused",
+    presets=PRESETS,
+    compile_size: int | None = 1_000_000,
 ) -> int:
-    """Print VeLO's and Adam's step times and VeLO's temporary memory for MLPs of about
-    ``sizes`` parameters (module docstring)."""
-    # Published sizes (LSTM 512, 256 banks); random weights time the same as trained ones.
-    theta = init_meta_params(jax.random.PRNGKey(0), "published")
-    print(f"device: {jax.devices()[0].device_kind}, implementation: {implementation}")
-    header = f"{'params':>12} {'adam ms':>9} {'velo ms':>9} {'ratio':>7} "
-    print(header + f"{'temp B/param (update)':>22} {'(update+apply)':>15}")
-    for size in sizes:
-        r = measure(int(size), repeats, theta, implementation)
-        print(
-            f"{r['num_params']:>12,} {1e3 * r['adam_s']:>9.2f} {1e3 * r['velo_s']:>9.2f} "
-            f"{r['ratio']:>6.1f}x {r['update_temp_bytes_per_param']:>22.2f} "
-            f"{r['step_temp_bytes_per_param']:>15.2f}",
-            flush=True,
-        )
+    """Print the compilation report (unless ``compile_size`` is None) and the step table."""
+    sizes = default_sizes() if sizes is None else tuple(int(s) for s in sizes)
+    unknown = [p for p in presets if p not in ("tiny", "small", "published")]
+    if unknown:
+        raise ValueError(f"unknown VeLO preset {unknown[0]!r}; use small, published or tiny")
+    device = jax.devices()[0]
+    print(
+        f"{datetime.date.today()}  backend {jax.default_backend()}, device {device.device_kind}"
+        f" x{jax.device_count()}, implementation {implementation}, median of {repeats} steps"
+    )
+    if compile_size is not None:
+        print(f"\none VeLO update ({int(compile_size):,} params): compile time, program size")
+        print(f"{'preset':<10} {'weights':<24} {'compile s':>9} {'program bytes':>14}")
+        for preset in presets:
+            c = measure_compilation(int(compile_size), preset, implementation)
+            print(
+                f"{preset:<10} {'as constants (before)':<24} {c['constants_compile_s']:>9.2f} "
+                f"{c['constants_program_bytes']:>14,}\n"
+                f"{preset:<10} {'as data (now)':<24} {c['data_compile_s']:>9.2f} "
+                f"{c['data_program_bytes']:>14,}   compilations for two weight sets: "
+                f"{c['data_compilations_for_two_weight_sets']}",
+                flush=True,
+            )
+    print(f"\n{'preset':<10} {'params':>12} {'adam ms':>9} {'velo ms':>9} {'ratio':>7} ", end="")
+    print(f"{'temp B/param (update)':>22} {'(update+apply)':>15}")
+    for preset in presets:
+        # Random weights time the same as trained ones.
+        theta = init_meta_params(jax.random.PRNGKey(0), preset)
+        for size in sizes:
+            r = measure(int(size), repeats, theta, implementation)
+            print(
+                f"{preset:<10} {r['num_params']:>12,} {1e3 * r['adam_s']:>9.2f} "
+                f"{1e3 * r['velo_s']:>9.2f} {r['ratio']:>6.1f}x "
+                f"{r['update_temp_bytes_per_param']:>22.2f} "
+                f"{r['step_temp_bytes_per_param']:>15.2f}",
+                flush=True,
+            )
     return 0
 
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m minivelo velo-bench", description=__doc__)
+    parser.add_argument("--sizes", help="parameter counts, e.g. 1e7,1e8 (default: by device)")
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--implementation", default="fused", choices=["fused", "reference"])
+    parser.add_argument("--presets", default=",".join(PRESETS), help="e.g. small,published")
+    parser.add_argument(
+        "--compile-size", type=float, default=1e6, help="model size of the compile report"
+    )
+    parser.add_argument("--no-compile-report", action="store_true")
+    args = parser.parse_args(argv)
+    sizes = None if args.sizes is None else [int(float(s)) for s in args.sizes.split(",")]
+    return run_velo_bench(
+        sizes,
+        args.repeats,
+        args.implementation,
+        presets=tuple(args.presets.split(",")),
+        compile_size=None if args.no_compile_report else int(args.compile_size),
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
