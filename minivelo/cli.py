@@ -249,7 +249,17 @@ def _sweep_bench(args) -> int:
 def _velo_bench(args) -> int:
     from minivelo.lopt.velo import benchmark
 
-    return benchmark.run_velo_bench(args.sizes, args.repeats, args.implementation)
+    options = {"implementation": args.implementation}  # the rest: the benchmark's defaults
+    if args.sizes is not None:
+        options["sizes"] = args.sizes
+    if args.repeats is not None:
+        options["repeats"] = args.repeats
+    if args.presets is not None:
+        unknown = [p for p in args.presets if p not in ("small", "published")]
+        if unknown:
+            raise UsageError(f"unknown preset(s) {unknown}; choose from small, published")
+        options["presets"] = tuple(args.presets)
+    return benchmark.run_velo_bench(**options)
 
 
 def _velo_eval(args) -> int:
@@ -464,9 +474,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=positive_int, default=5, help="timed repeats per side")
 
     p = command("velo-bench", _velo_bench, "VeLO's step time vs Adam's, and XLA temp bytes")
-    p.add_argument("--sizes", type=sizes, default=[1_000_000, 10_000_000], help="e.g. 1e6,1e7")
-    p.add_argument("--repeats", type=positive_int, default=10, help="timed steps per optimizer")
+    p.add_argument(
+        "--sizes",
+        type=sizes,
+        help="parameter counts, e.g. 1e6,1e7 (default 1e6,1e7 on a CPU, 1e7,1e8 on an accelerator)",
+    )
+    p.add_argument("--repeats", type=positive_int, help="timed steps per optimizer")
     p.add_argument("--implementation", default="fused", choices=["fused", "reference"])
+    p.add_argument(
+        "--presets", type=names, help="VeLO sizes to time: small,published (default both)"
+    )
 
     p = command("velo-eval", _velo_eval, "VeLO vs default and tuned Adam on nine unseen tasks")
     p.add_argument(
