@@ -27,6 +27,7 @@ import dataclasses
 import json
 import pathlib
 import time
+import warnings
 from typing import Any, NamedTuple
 
 import jax
@@ -376,19 +377,43 @@ class MetaTrainer:
     def metrics_path(self) -> pathlib.Path | None:
         return None if self.out_dir is None else self.out_dir / "metrics.jsonl"
 
-    def _truncate_metrics(self, step: int) -> None:
-        """Drop records after ``step`` (written by the run after its last checkpoint)."""
+    def _metrics_until(self, step: int) -> list[str]:
+        """The lines of ``metrics.jsonl`` up to ``step`` (later ones were written by the
+        run after its last checkpoint and are redone). A torn last line (the file is
+        appended without fsync: power loss, disk full, a kill mid-write) is dropped with a
+        warning; a damaged line before the last is a :class:`CheckpointError`."""
         path = self.metrics_path
         if path is None or not path.exists():
+            return []
+        records = read_metrics(path, raw=True)
+        return [line for line, record in records if record["step"] <= step]
+
+    def _write_metrics(self, lines: list[str]) -> None:
+        """``metrics.jsonl`` := ``lines``, atomically (the records up to the checkpoint)."""
+        path = self.metrics_path
+        if not lines and not path.exists():
             return
-        kept = [
-            line
-            for line in path.read_text().splitlines()
-            if line.strip() and json.loads(line)["step"] <= step
-        ]
         tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text("".join(line + "\n" for line in kept))
+        tmp.write_text("".join(line + "\n" for line in lines))
         tmp.replace(path)
+
+    def _refuse_to_bury_a_run(self, resume: bool) -> None:
+        """No ``checkpoint.npz`` here: starting afresh would truncate ``metrics.jsonl`` and
+        overwrite ``best.npz`` and the snapshots, so refuse if any of them exists."""
+        if self.out_dir is None or not self.out_dir.exists():
+            return
+        recorded = [
+            name
+            for name in ("metrics.jsonl", "best.npz", "snapshots")
+            if (self.out_dir / name).exists()
+        ]
+        if recorded:
+            verb = "cannot be resumed" if resume else "cannot start afresh"
+            raise checkpoint.CheckpointError(
+                f"{self.out_dir} {verb}: it has no checkpoint.npz but holds "
+                f"{', '.join(recorded)} of an earlier run. To start afresh, pick another "
+                "folder (or move those files away yourself); nothing was changed."
+            )
 
     def _log(self, record: dict) -> None:
         if self.metrics_path is not None and jax.process_index() == 0:
@@ -399,22 +424,33 @@ class MetaTrainer:
     def run(self, resume: bool = False, stop_at: int | None = None) -> TrainState:
         """Meta-train to ``outer_steps`` (or stop after outer step ``stop_at``, as if killed).
 
-        ``resume``: continue from ``out_dir/checkpoint.npz`` if it exists.
+        ``resume``: continue from ``out_dir/checkpoint.npz``; in a folder without one,
+        start afresh only if it holds no recorded data (else :class:`CheckpointError`).
+        Without ``resume`` a folder holding a checkpoint is refused (no silent overwrite).
+
+        Nothing in ``out_dir`` changes before every check has passed: a refused run
+        (bad checkpoint, missing ``init_from``, ...) leaves the folder as it was.
         """
-        if self.out_dir is not None:
+        ckpt = None if self.out_dir is None else self.out_dir / "checkpoint.npz"
+        if ckpt is not None and not ckpt.exists():
+            self._refuse_to_bury_a_run(resume)
+        elif ckpt is not None and not resume:
+            raise checkpoint.CheckpointError(
+                f"{self.out_dir} already holds a checkpoint; resume it or pick another folder"
+            )
+        setup, setup_cpu = time.perf_counter(), time.process_time()
+        if ckpt is not None and ckpt.exists():
+            state = self.restore(ckpt)
+            kept_metrics = self._metrics_until(state.step)
+        else:
+            state = self.initial_state()  # a missing init_from raises here, nothing written
+            kept_metrics = []
+        if self.out_dir is not None and jax.process_index() == 0:  # every check passed
             self.out_dir.mkdir(parents=True, exist_ok=True)
             (self.out_dir / "config.json").write_text(
                 json.dumps(self.config.to_dict(), indent=2) + "\n"
             )
-        ckpt = None if self.out_dir is None else self.out_dir / "checkpoint.npz"
-        setup, setup_cpu = time.perf_counter(), time.process_time()
-        if resume and ckpt is not None and ckpt.exists():
-            state = self.restore(ckpt)
-        else:
-            if not resume and self.metrics_path is not None and self.metrics_path.exists():
-                self.metrics_path.unlink()
-            state = self.initial_state()
-        self._truncate_metrics(state.step)
+            self._write_metrics(kept_metrics)
         # building (or restoring) the population counts as meta-training time too
         state = state._replace(
             elapsed_s=state.elapsed_s + time.perf_counter() - setup,
@@ -493,10 +529,32 @@ def load_theta(path) -> tuple[PyTree, MetaConfig]:
     return jax.tree.map(jnp.asarray, tree["theta"]), config
 
 
-def read_metrics(path) -> list[dict]:
-    return [
-        json.loads(line) for line in pathlib.Path(path).read_text().splitlines() if line.strip()
-    ]
+def read_metrics(path, raw: bool = False) -> list:
+    """The records of a ``metrics.jsonl`` (``(line, record)`` pairs if ``raw``).
+
+    A torn last line (a write cut short) is skipped with a warning; a line before it that
+    is not a JSON record raises :class:`~.checkpoint.CheckpointError` naming it.
+    """
+    path = pathlib.Path(path)
+    lines = [(i, line) for i, line in enumerate(path.read_text().splitlines(), 1) if line.strip()]
+    records = []
+    for position, (number, line) in enumerate(lines):
+        try:
+            record = json.loads(line)
+            if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+                raise ValueError("not a record with an integer 'step'")
+        except ValueError as err:
+            if position == len(lines) - 1:
+                warnings.warn(
+                    f"{path}: line {number} is torn (a write cut short: {err}); ignoring it",
+                    stacklevel=2,
+                )
+                break
+            raise checkpoint.CheckpointError(
+                f"{path}: line {number} is not a metrics record ({err}): {line[:80]!r}"
+            ) from None
+        records.append((line, record) if raw else record)
+    return records
 
 
 def plot_metrics(metrics_path, figure_path) -> None:
