@@ -28,12 +28,21 @@ def assert_trees_equal(a, b):
         np.testing.assert_array_equal(x, y)
 
 
+_LOADED = {}
+
+
+def load_shipped(kind):
+    """(learned optimizer, its shipped meta-parameters, its jitted update), loaded once."""
+    if kind not in _LOADED:
+        lopt, theta, _ = base.load_weights(WEIGHTS_DIR / SHIPPED[kind], num_steps=50)
+        assert lopt.kind == kind and lopt.num_steps == 50
+        _LOADED[kind] = lopt, theta, jax.jit(lopt.update)
+    return _LOADED[kind]
+
+
 @pytest.fixture(scope="module", params=["mlp", "velo"])
 def shipped(request):
-    """(learned optimizer, its shipped meta-parameters) through the contract's loader."""
-    lopt, theta, info = base.load_weights(WEIGHTS_DIR / SHIPPED[request.param], num_steps=50)
-    assert lopt.kind == request.param and lopt.num_steps == 50
-    return lopt, theta
+    return load_shipped(request.param)
 
 
 def quadratic(params):
@@ -44,20 +53,19 @@ PARAMS = {"w": jnp.linspace(-2.0, 2.0, 12).reshape(3, 4), "b": jnp.full((4,), 0.
 
 
 def test_shapes_and_spec(shipped):
-    lopt, theta = shipped
+    lopt, theta, step = shipped
     fresh = lopt.init_meta_params(jax.random.PRNGKey(0))
     assert jax.tree.map(jnp.shape, fresh) == jax.tree.map(jnp.shape, theta)
     assert base.build(lopt.spec(), lopt.num_steps) == lopt  # the spec rebuilds it
     state = lopt.init(theta, PARAMS)
     loss, grads = jax.value_and_grad(quadratic)(PARAMS)
-    updates, state = jax.jit(lopt.update)(theta, grads, state, PARAMS, loss)
+    updates, state = step(theta, grads, state, PARAMS, loss)
     assert jax.tree.map(jnp.shape, updates) == jax.tree.map(jnp.shape, PARAMS)
     assert all(x.dtype == np.float32 and np.isfinite(x).all() for x in leaves(updates))
 
 
 def test_updates_are_added_and_descend(shipped):
-    lopt, theta = shipped
-    step = jax.jit(lopt.update)
+    lopt, theta, step = shipped
     params, state = PARAMS, lopt.init(theta, PARAMS)
     losses = []
     for i in range(10):
@@ -71,18 +79,22 @@ def test_updates_are_added_and_descend(shipped):
 
 
 def test_optax_view_equals_the_functional_update(shipped):
-    lopt, theta = shipped
+    lopt, theta, step = shipped
     loss, grads = jax.value_and_grad(quadratic)(PARAMS)
     tx = lopt.as_optax(theta)
     via_optax, _ = jax.jit(tx.update)(grads, tx.init(PARAMS), PARAMS, loss=loss)
-    direct, _ = jax.jit(lopt.update)(theta, grads, lopt.init(theta, PARAMS), PARAMS, loss)
-    assert_trees_equal(via_optax, direct)
+    direct, _ = step(theta, grads, lopt.init(theta, PARAMS), PARAMS, loss)
+    # two compiled programs (theta a constant in one, an argument in the other) may round
+    # differently in the last bit; a sign or formula difference would be O(1)
+    assert jax.tree.structure(via_optax) == jax.tree.structure(direct)
+    for a, b in zip(leaves(via_optax), leaves(direct)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match="needs params"):
         tx.update(grads, tx.init(PARAMS), None, loss=loss)
 
 
 def test_save_and_load_round_trip(shipped, tmp_path):
-    lopt, theta = shipped
+    lopt, theta, _ = shipped
     path = lopt.save(tmp_path / "w", theta, {"note": "round trip", "outer_steps": 3})
     assert path.suffix == lopt.suffix and path.with_suffix(".json").exists()
     loaded_lopt, loaded, info = base.load_weights(path, num_steps=lopt.num_steps)
@@ -95,11 +107,11 @@ def test_save_and_load_round_trip(shipped, tmp_path):
 
 def test_velo_contract_agrees_with_minivelo_velo():
     """The contract adapter and the optax wrapper flip VeLO's step the same way."""
-    lopt, theta, _ = base.load_weights(WEIGHTS_DIR / SHIPPED["velo"], num_steps=50)
+    lopt, theta, step = load_shipped("velo")
     loss, grads = jax.value_and_grad(quadratic)(PARAMS)
     tx = minivelo.velo(50, weights=theta)
-    wrapped, _ = tx.update(grads, tx.init(PARAMS), PARAMS, loss=loss)
-    direct, _ = lopt.update(theta, grads, lopt.init(theta, PARAMS), PARAMS, loss)
+    wrapped, _ = jax.jit(tx.update)(grads, tx.init(PARAMS), PARAMS, loss=loss)
+    direct, _ = step(theta, grads, lopt.init(theta, PARAMS), PARAMS, loss)
     for a, b in zip(leaves(wrapped), leaves(direct)):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-9)
 
@@ -149,8 +161,29 @@ def test_a_third_optimizer_meta_trains_evaluates_and_exports(tmp_path):
     best, _ = load_theta(tmp_path / "run" / "best.npz")
     assert_trees_equal(theta, best)
 
+    # a run warm-started from the exported weights: its provenance names them by sha256
+    # and takes their compute from their JSON, so no parent checkpoint need exist
+    import hashlib
+    import shutil
+
+    child = dataclasses.replace(config, init_from=str(path), seed=1)
+    MetaTrainer(child, tmp_path / "child", progress=False).run()
+    shutil.rmtree(tmp_path / "run")
+    child_path = export.export(tmp_path / "child", "child", out_dir=tmp_path)
+    child_info = json.loads(child_path.with_suffix(".json").read_text())
+    [parent] = child_info["warm_start"]
+    assert parent["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert (
+        parent["outer_steps"] == info["outer_steps"] and parent["meta_config"] == config.to_dict()
+    )
+    assert child_info["command"].startswith(info["command"] + " && ")
+    total = child_info["outer_steps"] + info["outer_steps"]
+    assert child_info["compute"]["total_outer_steps"] == total
+
     lopt = base.build(run_config.optimizer, 10)
     task = tasks.build("quadratic", dim=4)
-    rows = evaluate.compare_table([task], lopt, theta, 10, seeds=(0,), log=lambda s: None)
+    rows = evaluate.compare_table(
+        [task], lopt, theta, 10, seeds=(0,), grid=(1e-3, 1e-2), log=lambda s: None
+    )
     assert np.isfinite(rows[0]["learned"]) and rows[0]["adam_tuned"] <= rows[0]["adam_default"]
     assert dataclasses.is_dataclass(lopt)

@@ -99,6 +99,27 @@ def test_weights_round_trip(tmp_path):
         mlp_lopt.load_weights(tmp_path / "missing")
 
 
+def test_module_files_and_contract_files_are_one_format(tmp_path):
+    import json
+
+    from minivelo.lopt import base
+
+    config = mlp_lopt.MLPLOptConfig(hidden_sizes=(4,))
+    theta = mlp_lopt.init_meta_params(jax.random.PRNGKey(1), config)
+    mlp_lopt.save_weights(tmp_path / "a", theta, config, {"note": "module"})
+    lopt, loaded, info = base.load_weights(tmp_path / "a.npz", num_steps=10)
+    assert lopt == base.MLP(10, config) and info["note"] == "module"
+    base.MLP(10, config).save(tmp_path / "b", theta, {"note": "contract"})
+    loaded_b, config_b, _ = mlp_lopt.load_weights(tmp_path / "b.npz")
+    assert config_b == config
+    for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(loaded_b)):
+        np.testing.assert_array_equal(a, b)
+    info = json.loads((tmp_path / "b.json").read_text())
+    (tmp_path / "b.json").write_text(json.dumps({**info, "config": {"kind": "velo"}}))
+    with pytest.raises(ValueError, match="'velo' optimizer, not 'mlp'"):
+        mlp_lopt.load_weights(tmp_path / "b.npz")
+
+
 def test_shipped_weights_beat_default_adam_on_an_unseen_task():
     """The shipped optimizer (``minivelo/weights/mlp_lopt_mnist1d``) on a task of its family
     that meta-training never saw: lower final loss than Adam at lr 1e-3, same seeds."""

@@ -37,3 +37,20 @@ def test_velo_with_no_weights_argument_trains_a_new_model():
     losses = np.asarray(run.losses)
     assert np.isfinite(losses).all()
     assert bench.final_loss(losses) < 0.3 * losses[0], (losses[0], bench.final_loss(losses))
+
+
+def test_provenance_names_parents_by_content_hash_outside_the_package():
+    """Each warm-start parent is named by path and sha256; the path is outside the package
+    (records/, not minivelo/), and where the record is in this checkout its bytes match."""
+    import hashlib
+    import pathlib
+
+    info = json.loads(METADATA.read_text())
+    root = pathlib.Path(minivelo.__file__).resolve().parents[1]
+    assert info["warm_start"], "minivelo_small descends from a warm start"
+    for parent in info["warm_start"]:
+        assert len(parent["sha256"]) == 64 and not parent["from"].startswith("minivelo/")
+        recorded = root / parent["from"]
+        if recorded.exists():  # a source checkout (an installed wheel carries no records)
+            assert hashlib.sha256(recorded.read_bytes()).hexdigest() == parent["sha256"]
+    assert "in_progress" not in METADATA.read_text()
