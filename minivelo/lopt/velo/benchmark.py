@@ -16,6 +16,7 @@ compile time, the program size (bytes of the lowered StableHLO text) and, for th
 path, whether a second weight set of the same preset reused the compilation.
 
 Default sizes: 10M and 100M parameters on an accelerator; 1M and 10M on a CPU (minutes).
+The command line (:mod:`minivelo.cli`) calls :func:`run_velo_bench`.
 """
 
 from __future__ import annotations
@@ -196,30 +197,3 @@ def run_velo_bench(
                 flush=True,
             )
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m minivelo velo-bench", description=__doc__)
-    parser.add_argument("--sizes", help="parameter counts, e.g. 1e7,1e8 (default: by device)")
-    parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--implementation", default="fused", choices=["fused", "reference"])
-    parser.add_argument("--presets", default=",".join(PRESETS), help="e.g. small,published")
-    parser.add_argument(
-        "--compile-size", type=float, default=1e6, help="model size of the compile report"
-    )
-    parser.add_argument("--no-compile-report", action="store_true")
-    args = parser.parse_args(argv)
-    sizes = None if args.sizes is None else [int(float(s)) for s in args.sizes.split(",")]
-    return run_velo_bench(
-        sizes,
-        args.repeats,
-        args.implementation,
-        presets=tuple(args.presets.split(",")),
-        compile_size=None if args.no_compile_report else int(args.compile_size),
-    )
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
