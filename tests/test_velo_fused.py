@@ -136,3 +136,27 @@ def test_tensor_sums_stay_accurate_over_millions_of_equal_terms():
     tenth = float(np.float32(0.1))
     assert float(sum_x) == pytest.approx(tenth * x.size, rel=1e-4)
     assert float(sum_x2) == pytest.approx(float(np.float32(tenth * tenth)) * x.size, rel=1e-4)
+
+
+def test_velo_bench_code_path_on_tiny_sizes(capsys):
+    """velo-bench's GPU path, run on CPU at a tiny size: timings, compile report, table."""
+    from minivelo.lopt.velo import benchmark
+
+    c = benchmark.measure_compilation(2_000, "tiny")
+    assert c["data_compilations_for_two_weight_sets"] == 1
+    # Closed over, theta is in the program as hex text (8 characters per float32).
+    num_meta = sum(
+        np.size(w) for w in jax.tree.leaves(init_meta_params(jax.random.PRNGKey(0), "tiny"))
+    )
+    assert c["constants_program_bytes"] - c["data_program_bytes"] > 0.5 * 8 * num_meta
+    assert c["constants_compile_s"] > 0 and c["data_compile_s"] > 0
+
+    assert benchmark.run_velo_bench([2_000], 2, presets=("tiny",), compile_size=None) == 0
+    out = capsys.readouterr().out
+    row = next(line.split() for line in out.splitlines() if line.startswith("tiny "))
+    assert row[1] == "2,106"  # 3 layers of width 26, with biases
+    adam_ms, velo_ms, ratio = float(row[2]), float(row[3]), float(row[4].rstrip("x"))
+    assert adam_ms > 0 and velo_ms > 0 and ratio > 0
+    assert benchmark.default_sizes() == benchmark.CPU_SIZES
+    with pytest.raises(ValueError, match="unknown VeLO preset"):
+        benchmark.run_velo_bench([2_000], 2, presets=("huge",))
