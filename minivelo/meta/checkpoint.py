@@ -97,7 +97,10 @@ def load(
         if name not in arrays:
             raise CheckpointError(f"checkpoint {path} lacks array {name}")
         value = arrays.pop(name)
-        want_shape, want_dtype = np.shape(leaf), np.asarray(jax.device_get(leaf)).dtype
+        # A jax.Array's own dtype: multi-host, a template leaf spans other hosts' devices
+        # and cannot be fetched.
+        dtype = leaf.dtype if isinstance(leaf, jax.Array) else np.asarray(leaf).dtype
+        want_shape, want_dtype = np.shape(leaf), dtype
         if value.shape != want_shape or value.dtype != want_dtype:
             raise CheckpointError(
                 f"checkpoint {path}: {name} is {value.dtype}{list(value.shape)}, "
