@@ -1,0 +1,77 @@
+"""Lesson 04's figures (minivelo.plots.adam) draw on tiny data, in the lesson style."""
+
+from __future__ import annotations
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+
+from minivelo.plots import adam as plots  # noqa: E402
+from minivelo.plotting import use_style  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _style():
+    use_style()
+    yield
+    plt.close("all")
+
+
+def legibility_problems(fig) -> list[str]:
+    """What breaks the lesson style in a drawn figure: more than three panels a row, a
+    legend of more than five entries, text smaller than the style's smallest size."""
+    import matplotlib as mpl
+
+    fig.canvas.draw()
+    smallest = min(
+        mpl.font_manager.FontProperties(size=mpl.rcParams[key]).get_size_in_points()
+        for key in ("legend.fontsize", "xtick.labelsize", "ytick.labelsize")
+    )
+    found = []
+    grids = [ax.get_subplotspec() for ax in fig.axes if ax.get_visible() and ax.get_subplotspec()]
+    for spec in grids:
+        if spec.get_gridspec().ncols > 3:
+            found.append(f"a grid of {spec.get_gridspec().ncols} columns")
+    for ax in fig.axes:
+        legend = ax.get_legend()
+        if legend is not None and len(legend.get_texts()) > 5:
+            found.append(f"a legend of {len(legend.get_texts())} entries")
+    for text in fig.findobj(mpl.text.Text):
+        if text.get_visible() and text.get_text().strip() and text.get_fontsize() < smallest:
+            found.append(f"text {text.get_text()!r} at {text.get_fontsize():.1f} pt")
+    return found
+
+
+def test_bias_correction_and_l2_vs_weight_decay():
+    results = {name: (np.full(30, k + 1.0), np.linspace(1, 0, 7)) for k, name in
+               enumerate(["Adam", "none", "m only", "v only"])}  # fmt: skip
+    fig = plots.bias_correction(results, b1=0.9, b2=0.999, learning_rate=0.05)
+    assert len(fig.axes[0].get_legend().get_texts()) == 4 and "0.999" in fig.axes[0].get_title()
+    assert not legibility_problems(fig)
+    thetas = np.ones((20, 4)) * np.array([1.0, 0.5, 0.1, 0.0])
+    fig = plots.l2_vs_weight_decay({"Adam + L2": thetas, "AdamW": thetas}, [10, 1, 0.1, 0.01],
+                                   learning_rate=0.01, lam=0.1)  # fmt: skip
+    np.testing.assert_allclose(fig.axes[1].lines[-1].get_ydata(), 0.999 ** np.arange(1, 21))
+    assert len(fig.axes[1].get_legend().get_texts()) == 5
+    assert not legibility_problems(fig)
+
+
+def test_digits_weight_decay_and_learning_rate_scale():
+    centres = np.geomspace(1e-5, 1e-2, 5)
+    fig = plots.digits_weight_decay(
+        centres, {"Adam + L2": np.linspace(0.2, 1, 5), "AdamW": np.full(5, 0.7)},
+        {"Adam + L2": ([1e-4, 1e-3], [13.0, 10.0]), "AdamW": ([0.1, 1.0], [14.0, 10.0])},
+        unregularised_norm=15.6,
+    )  # fmt: skip
+    assert len(fig.axes[1].get_legend().get_texts()) == 3
+    assert not legibility_problems(fig)
+    t = np.arange(1, 31)
+    runs = {f"η = {lr:g}": (np.minimum(lr * t, 290), 1 / t) for lr in [1e-3, 1e-2, 1e-1, 1.0]}
+    fig = plots.learning_rate_scale(runs, 1 / t**2, target_mean=290.0)
+    assert fig.axes[0].get_title() == "b must travel to 290"
+    assert len(fig.axes[0].get_legend().get_texts()) == 4
+    assert not legibility_problems(fig)
