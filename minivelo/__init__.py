@@ -28,4 +28,5 @@ def __getattr__(name: str):
         return importlib.import_module(f"minivelo.{name}")
     raise AttributeError(f"module 'minivelo' has no attribute {name!r}")
 
+
 __all__ = ["optim", "lopt", "velo", "__version__"]

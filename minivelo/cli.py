@@ -381,6 +381,50 @@ def _export(args) -> int:
     return 0
 
 
+def _select(args) -> int:
+    import json
+
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from minivelo.meta import selection, train
+
+    def load(path: pathlib.Path):
+        if path.suffix == ".msgpack":  # published-format VeLO weights
+            from minivelo.lopt.velo import checkpoint as velo_checkpoint
+
+            tree = velo_checkpoint.load_published(path)
+            return jax.tree.map(lambda x: jnp.asarray(x, jnp.float32), tree)
+        return train.load_theta(path)[0]
+
+    try:
+        thetas = {str(path): load(pathlib.Path(path)) for path in args.weights}
+    except (OSError, ValueError, KeyError) as error:
+        raise UsageError(f"cannot read weights: {_message(error)}") from None
+    optimizer = {"kind": "velo", "preset": args.preset}
+    try:
+        suite = selection.ValidationSuite(args.suite, optimizer, args.cache, log=print)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    results = {}
+    for path, theta in thetas.items():
+        rows = suite.rows(theta)
+        score = float(np.mean([r["log_ratio"] for r in rows]))
+        wins = sum(r["learned"] < r["adam_tuned"] for r in rows)
+        results[path] = dict(score=score, wins=wins, rows=rows)
+        print(f"\n{path}: score {score:+.4f}, below tuned Adam on {wins}/{len(rows)}")
+        for r in rows:
+            print(
+                f"  {r['task']:<34} {r['num_steps']:>5} learned {r['learned']:.4g} "
+                f"tuned Adam {r['adam_tuned']:.4g} (lr {r['tuned_lr']:.1e}) "
+                f"log ratio {r['log_ratio']:+.3f}"
+            )
+    if args.json:
+        pathlib.Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
 def _download(args) -> int:
     from minivelo.lopt.velo import download
 
@@ -396,7 +440,7 @@ def _download(args) -> int:
 def _figures(args) -> int:
     from minivelo import figures
 
-    return figures.regenerate(args.only, skip_notebooks=args.skip_notebooks)
+    return figures.regenerate(args.only, skip_notebooks=args.skip_notebooks, run_command=main)
 
 
 # ------------------------------------------------------------------------- parsers
@@ -544,6 +588,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--validation-config", help="with --candidates: the config whose validation tasks judge"
     )
+
+    p = command(
+        "select",
+        _select,
+        "score VeLO weights on a validation suite against tuned Adam (the selection rule)",
+    )
+    p.add_argument("weights", nargs="+", help=".npz snapshots/checkpoints or .msgpack files")
+    p.add_argument("--suite", default="v7", help="validation suite (minivelo.meta.selection)")
+    p.add_argument("--preset", default="small", help="VeLO preset of the weights")
+    p.add_argument("--cache", help="tuned-Adam cache (adam_reference.json)")
+    p.add_argument("--json", help="write every row and score here")
 
     p = command(
         "download",

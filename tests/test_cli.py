@@ -22,6 +22,7 @@ COMMANDS = [
     "meta-eval",
     "meta-bench",
     "export",
+    "select",
     "download",
     "figures",
 ]

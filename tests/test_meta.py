@@ -225,3 +225,171 @@ def test_velo_meta_trains_through_its_functional_update():
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree.leaves(est.gradient))
     assert float(jnp.linalg.norm(est.gradient["rnn_params"]["step_size"]["w"])) > 0
     np.testing.assert_array_equal(est.states.step, [5, 5])
+
+
+# ------------------------------------------------- sign ES over whole episodes (v7)
+
+
+def log_loss_unroll(scale, direction, sharpness):
+    """A task whose meta-loss is a log loss: l(theta) = scale * exp(sharpness * d . x).
+
+    ``scale`` sets the loss level (1e-9 or 1); ``sharpness`` how much the log loss moves,
+    as a task driven toward 1e-9 does (its log ratio swings by tens between two copies)."""
+
+    def run(theta, state):
+        return jnp.log(scale) + sharpness * direction @ theta["x"], state
+
+    return run
+
+
+def test_a_task_at_1e_minus_9_does_not_outweigh_one_at_1_with_sign_es():
+    """Plain ES's estimate follows the task whose log loss swings most (the 1e-9 one);
+    sign ES weighs each pair +-1, so both tasks' directions count alike."""
+    theta = {"x": jnp.zeros(3)}
+    tiny = log_loss_unroll(1e-9, jnp.array([1.0, 0.0, 0.0]), 100.0)
+    normal = log_loss_unroll(1.0, jnp.array([0.0, 1.0, 0.0]), 1.0)
+    n, sigma = 4000, 0.01
+    keys = jax.random.split(jax.random.PRNGKey(0), 2 * n)
+
+    def combined(estimator):
+        a = estimator(tiny, theta, jnp.zeros(n), keys[:n], sigma).gradient["x"]
+        b = estimator(normal, theta, jnp.zeros(n), keys[n:], sigma).gradient["x"]
+        return (a + b) / 2
+
+    plain = combined(estimators.antithetic_es)
+    signed = combined(estimators.antithetic_es_sign)
+    # plain ES: the 1e-9 task's component is ~100 times the other's
+    assert abs(float(plain[0])) > 30 * abs(float(plain[1]))
+    # sign ES: equal shares (each ~ sqrt(2/pi) / (2 sigma) along its own task's direction)
+    np.testing.assert_allclose(signed[0], signed[1], rtol=0.15)
+    np.testing.assert_allclose(signed[0], np.sqrt(2 / np.pi) / (2 * sigma) / 2, rtol=0.15)
+    assert abs(float(signed[2])) < 0.2 * float(signed[0])
+
+
+def test_sign_es_weighs_ties_and_non_finite_differences_zero():
+    theta = {"x": jnp.zeros(2)}
+    flat = lambda th, s: (jnp.float32(1.0), s)
+    broken = lambda th, s: (jnp.where(th["x"][0] > 0, jnp.nan, 1.0), s)
+    keys = jax.random.split(jax.random.PRNGKey(1), 8)
+    for run in (flat, broken):
+        est = estimators.antithetic_es_sign(run, theta, jnp.zeros(8), keys, 0.1)
+        np.testing.assert_array_equal(est.gradient["x"], jnp.zeros(2))
+
+
+def test_horizons_are_log_uniform_in_range_and_deterministic():
+    keys = jax.random.split(jax.random.PRNGKey(0), 4000)
+    n = np.asarray(jax.vmap(lambda k: unroll.sample_horizon(k, 150, 3000))(keys))
+    assert n.dtype == np.int32 and n.min() >= 150 and n.max() <= 3000
+    assert n.min() < 165 and n.max() > 2700  # the whole range is used
+    # log-uniform: the median is the geometric mean, a quarter fall below 150 * 20**0.25
+    np.testing.assert_allclose(np.median(n), np.sqrt(150 * 3000), rtol=0.08)
+    np.testing.assert_allclose(np.mean(n < 150 * 20**0.25), 0.25, atol=0.03)
+    again = np.asarray(jax.vmap(lambda k: unroll.sample_horizon(k, 150, 3000))(keys))
+    np.testing.assert_array_equal(n, again)
+
+
+def test_tail_length_is_a_tenth_rounded_up():
+    np.testing.assert_array_equal(
+        jax.vmap(unroll.tail_length)(jnp.array([1, 9, 10, 11, 150, 3000])), [1, 1, 1, 2, 15, 300]
+    )
+
+
+def test_episode_with_a_traced_horizon_equals_a_python_loop():
+    """One compiled episode serves every horizon and scores the last 10% of its losses."""
+    from toy_lopt import LearnedMomentum
+
+    task = tiny_task()
+    theta = {"log_lr": jnp.float32(-2.0), "logit_beta": jnp.float32(1.0)}
+    init_key, data_key = jax.random.PRNGKey(3), jax.random.PRNGKey(4)
+    traced = jax.jit(
+        lambda n: unroll.episode_meta_loss(
+            task, LearnedMomentum(n), theta, n, init_key, data_key, 1.0
+        )
+    )
+    for n in (7, 23):
+        lopt = LearnedMomentum(n)
+        params, state = task.init(init_key), lopt.init(theta, task.init(init_key))
+        losses = []
+        for t in range(n):
+            batch = task.sample_batch(jax.random.fold_in(data_key, t))
+            loss, grads = jax.value_and_grad(task.loss)(params, batch)
+            updates, state = lopt.update(theta, grads, state, params, loss)
+            params = jax.tree.map(jnp.add, params, updates)
+            losses.append(float(loss))
+        tail = -(-n // 10)
+        expected = np.mean(np.clip(np.log(losses[-tail:]) - np.log(losses[0]), -27.63, 1.0))
+        np.testing.assert_allclose(float(traced(jnp.int32(n))), expected, rtol=1e-4, atol=1e-5)
+    assert traced._cache_size() == 1  # one program for both horizons
+
+
+def test_velo_reads_a_traced_horizon_like_a_static_one():
+    """VeLO's loss-EMA decays and t/N accept N as data (meta-training over horizons)."""
+    from minivelo.lopt.velo import features
+
+    for n in (150, 3000):
+        np.testing.assert_allclose(
+            jax.jit(features.loss_decays)(jnp.int32(n)), features.loss_decays(n), rtol=1e-6
+        )
+    task = tiny_task()
+    static = learned_optimizers.build({"kind": "velo", "preset": "tiny"}, num_steps=40)
+    theta = static.init_meta_params(jax.random.PRNGKey(0))
+    params0 = task.init(jax.random.PRNGKey(1))
+    batch = task.sample_batch(jax.random.PRNGKey(2))
+
+    def step(n):
+        lopt = learned_optimizers.build({"kind": "velo", "preset": "tiny"}, n)
+        params, state = params0, lopt.init(theta, params0)
+        for _ in range(3):  # t/N differs from 0 after the first step
+            loss, grads = jax.value_and_grad(task.loss)(params, batch)
+            updates, state = lopt.update(theta, grads, state, params, loss)
+            params = jax.tree.map(jnp.add, params, updates)
+        return updates
+
+    # Both compiled, N static (a constant) vs N traced (data). They agree to ~1e-3, not to
+    # an ulp: the decays differ by an ulp and VeLO's loss features (loss minus its EMAs,
+    # over their spread) amplify it, as they amplify jit-vs-eager rounding (on a run that
+    # repeats one loss, where the spread is ~0, even jit and eager disagree in the first
+    # digit, so the test moves the parameters as a real run does).
+    np.testing.assert_allclose(
+        ravel(jax.jit(step)(jnp.int32(40))), ravel(jax.jit(lambda: step(40))()), rtol=5e-3
+    )
+    assert not np.allclose(ravel(step(40)), ravel(step(400)), rtol=5e-2)  # the horizon matters
+
+
+def ravel(tree):
+    return np.concatenate([np.ravel(x) for x in jax.tree.leaves(tree)])
+
+
+def test_es_sign_population_draws_one_horizon_per_task_and_counts_episodes():
+    from toy_lopt import LearnedMomentum
+
+    from minivelo.meta import population
+
+    task = tiny_task()
+    lopt = LearnedMomentum(30)
+    theta = lopt.init_meta_params(jax.random.PRNGKey(0))
+    pop = population.Population(
+        [task, task], lopt, estimator="es_sign", members_per_task=2, num_steps=30,
+        unroll_length=30, horizons=(5, 30), augment={"reparam_prob": 0.5},
+    )  # fmt: skip
+    pool = pop.init(theta, jax.random.PRNGKey(1))
+    gradient, metrics, pool = pop.step(theta, pool, jax.random.PRNGKey(2))
+    horizons = np.asarray(metrics["horizons"])
+    assert horizons.shape == (2,) and np.all((horizons >= 5) & (horizons <= 30))
+    np.testing.assert_array_equal(pool[0], [1, 1])
+    assert all(np.all(np.isfinite(np.asarray(g))) for g in jax.tree.leaves(gradient))
+    assert float(jnp.abs(gradient["log_lr"])) > 0
+    again, _, _ = pop.step(theta, pop.init(theta, jax.random.PRNGKey(1)), jax.random.PRNGKey(2))
+    np.testing.assert_array_equal(gradient["log_lr"], again["log_lr"])  # deterministic
+
+
+def test_horizons_and_augment_need_es_sign():
+    from toy_lopt import LearnedMomentum
+
+    from minivelo.meta import population
+
+    with pytest.raises(ValueError, match="es_sign"):
+        population.Population(
+            [tiny_task()], LearnedMomentum(10), estimator="es", members_per_task=1,
+            num_steps=10, unroll_length=10, horizons=(5, 10),
+        )  # fmt: skip

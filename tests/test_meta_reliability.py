@@ -161,12 +161,15 @@ def test_config_gaps_are_value_errors(changes, message):
 
 
 def test_bad_config_through_the_cli_creates_no_folder(tmp_path, capsys):
-    from minivelo.meta import cli
+    from minivelo import cli
 
     config_path = tmp_path / "c.json"
     for changes in ({"family": "no_such_family"}, {"optimizer": {"kind": "sgd"}}, {"seed": "x"}):
         config_path.write_text(json.dumps({**TINY.to_dict(), **changes}))
-        assert cli.main(["--config", str(config_path), "--out", str(tmp_path / "out")]) == 2
+        assert (
+            cli.main(["meta-train", "--config", str(config_path), "--out", str(tmp_path / "out")])
+            == 2
+        )
         assert "bad config" in capsys.readouterr().err
         assert not (tmp_path / "out").exists()
 

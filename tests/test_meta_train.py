@@ -146,14 +146,16 @@ def test_shipped_configs_parse():
 
 
 def test_cli_refuses_to_overwrite_and_reports_bad_config(tmp_path, trainer, uninterrupted, capsys):
-    from minivelo.meta import cli
+    from minivelo import cli
 
     config_path = tmp_path / "c.json"
     config_path.write_text(json.dumps(TINY.to_dict()))
-    assert cli.main(["--config", str(config_path), "--out", str(trainer.out_dir)]) == 2
+    assert (
+        cli.main(["meta-train", "--config", str(config_path), "--out", str(trainer.out_dir)]) == 2
+    )
     assert "already holds a checkpoint" in capsys.readouterr().err
     config_path.write_text("{not json")
-    assert cli.main(["--config", str(config_path), "--out", str(tmp_path / "o")]) == 2
+    assert cli.main(["meta-train", "--config", str(config_path), "--out", str(tmp_path / "o")]) == 2
     assert "not valid JSON" in capsys.readouterr().err
 
 
@@ -206,8 +208,8 @@ def test_sharded_run_on_four_devices_equals_one_device():
 
 def test_export_and_evaluation_table(trainer, uninterrupted, tmp_path):
     from minivelo import bench, optim, tasks
-    from minivelo.lopt import mlp_lopt
     from minivelo.lopt import base as learned_optimizers
+    from minivelo.lopt import mlp_lopt
     from minivelo.meta import evaluate, export
 
     path = export.export(trainer.out_dir, "w", out_dir=tmp_path)
@@ -298,26 +300,23 @@ def test_export_selects_among_candidates_on_validation_tasks(trainer, uninterrup
     assert set(scores) == {c.as_posix() for c in candidates}
     assert scores[best.as_posix()] == min(scores.values())
     assert export.run_dir_of(best) == trainer.out_dir
-    export.main(
-        ["--name", "w", "--out-dir", str(tmp_path), "--validation-config", str(config_path)]
-        + ["--candidates", *map(str, candidates)]
-    )
+    from minivelo import cli
+
+    common = ["export", "--name", "w", "--out", str(tmp_path)]
+    common += ["--validation-config", str(config_path)]
+    choose = ["--candidates", ",".join(map(str, candidates))]
+    assert cli.main(common + choose) == 0
     info = json.loads((tmp_path / "w.json").read_text())
     assert info["selection"]["chosen"] == best.as_posix() and "--snapshot" in info["command"]
     # --config names the run's config file in the recorded command, if it is that run's
-    export.main(
-        ["--name", "w", "--out-dir", str(tmp_path), "--validation-config", str(config_path)]
-        + ["--config", str(config_path), "--candidates", *map(str, candidates)]
-    )
+    assert cli.main(common + ["--config", str(config_path)] + choose) == 0
     info = json.loads((tmp_path / "w.json").read_text())
     assert f"--config {config_path}" in info["command"]
     other = tmp_path / "other.json"
     other.write_text(json.dumps({**TINY.to_dict(), "seed": 99}))
-    with pytest.raises(SystemExit):
-        export.main(
-            ["--name", "w", "--out-dir", str(tmp_path), "--validation-config", str(config_path)]
-            + ["--config", str(other), "--candidates", *map(str, candidates)]
-        )
+    before = (tmp_path / "w.json").read_bytes()
+    assert cli.main(common + ["--config", str(other)] + choose) == 2  # a usage error
+    assert (tmp_path / "w.json").read_bytes() == before  # and nothing rewritten
 
 
 def test_export_of_a_warm_started_run_counts_its_parents_compute(trainer, uninterrupted, tmp_path):

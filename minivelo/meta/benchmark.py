@@ -108,4 +108,3 @@ def run_meta_bench(config=DEFAULT_CONFIG, num_tasks: int | None = None, repeats:
         f"medians of {repeats})"
     )
     return 0
-

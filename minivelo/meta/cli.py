@@ -70,10 +70,3 @@ def meta_train(
     if jax.process_index() == 0:  # multi-host: only process 0 writes the files
         print(f"written to {out}/ (checkpoint.npz, best.npz, metrics.jsonl, metrics.png)")
     return 0
-
-
-def main(argv=None) -> int:
-    """``meta-train`` through :mod:`minivelo.cli` (the one parser): ``main(["--config", ...])``."""
-    from minivelo.cli import main as cli_main
-
-    return cli_main(["meta-train", *(sys.argv[1:] if argv is None else argv)])

@@ -225,7 +225,6 @@ def export(
         "curve": learning_curves(read_metrics(run_dir / "metrics.jsonl"), header["step"]),
     }
     out = pathlib.Path(out_dir) if out_dir else mlp_lopt.WEIGHTS_DIR
-    out.mkdir(parents=True, exist_ok=True)
     return lopt.save(out / name, theta, metadata)
 
 

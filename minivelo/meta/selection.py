@@ -19,22 +19,18 @@ falls to 1e-9 weighs no more than one whose loss stays near 1.
 Tuned Adam's final losses do not depend on :math:`\theta`: they are computed once and
 cached (``adam_reference.json`` in the run directory).
 
-``python -m minivelo.meta.selection --suite v7 WEIGHTS [WEIGHTS ...]`` scores weights
-files (a run's ``snapshots/step_*.npz``, ``best.npz``, ``checkpoint.npz`` or a VeLO
+``python -m minivelo select --suite v7 WEIGHTS [WEIGHTS ...]`` scores weights files (a
+run's ``snapshots/step_*.npz``, ``best.npz``, ``checkpoint.npz`` or a VeLO
 ``.msgpack``) and prints one row per task and the score of each.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import pathlib
-import sys
 from typing import Any
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from minivelo import bench, optim
@@ -222,54 +218,3 @@ class ValidationSuite:
 
 
 # ------------------------------------------------------------------------------ CLI
-
-
-def load_any_theta(path) -> PyTree:
-    """Meta-parameters from a meta-training ``.npz`` or a VeLO ``.msgpack`` file."""
-    path = pathlib.Path(path)
-    if path.suffix == ".msgpack":
-        from minivelo.lopt.velo import checkpoint as velo_checkpoint
-
-        return jax.tree.map(
-            lambda x: jnp.asarray(x, jnp.float32), velo_checkpoint.load_published(path)
-        )
-    from minivelo.meta import train
-
-    theta, _ = train.load_theta(path)
-    return theta
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m minivelo.meta.selection",
-        description="Score VeLO weights on a validation suite against tuned Adam.",
-    )
-    parser.add_argument("weights", nargs="+", help=".npz snapshots or .msgpack files")
-    parser.add_argument("--suite", default="v7", choices=sorted(SUITES))
-    parser.add_argument("--preset", default="small")
-    parser.add_argument("--cache", help="tuned-Adam cache (adam_reference.json)")
-    parser.add_argument("--json", help="write every row and score here")
-    args = parser.parse_args(argv)
-    suite = ValidationSuite(
-        args.suite, {"kind": "velo", "preset": args.preset}, args.cache, log=print
-    )
-    results = {}
-    for path in args.weights:
-        rows = suite.rows(load_any_theta(path))
-        score = float(np.mean([r["log_ratio"] for r in rows]))
-        wins = sum(r["learned"] < r["adam_tuned"] for r in rows)
-        results[path] = dict(score=score, wins=wins, rows=rows)
-        print(f"\n{path}: score {score:+.4f}, below tuned Adam on {wins}/{len(rows)}")
-        for r in rows:
-            print(
-                f"  {r['task']:<34} {r['num_steps']:>5} learned {r['learned']:.4g} "
-                f"tuned Adam {r['adam_tuned']:.4g} (lr {r['tuned_lr']:.1e}) "
-                f"log ratio {r['log_ratio']:+.3f}"
-            )
-    if args.json:
-        pathlib.Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

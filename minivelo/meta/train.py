@@ -317,9 +317,7 @@ class MetaTrainer:
         losses = []
         for i, task in enumerate(self.val_tasks):
             if i not in self._val_runners:
-                self._val_runners[i] = runs.lopt_runner(
-                    task, self.lopt, self.config.num_steps
-                )
+                self._val_runners[i] = runs.lopt_runner(task, self.lopt, self.config.num_steps)
             losses.append(np.asarray(self._val_runners[i](theta, keys)))
         return float(np.mean([runs.validation_score(x) for x in losses]))
 
