@@ -75,3 +75,12 @@ def test_digits_weight_decay_and_learning_rate_scale():
     assert fig.axes[0].get_title() == "b must travel to 290"
     assert len(fig.axes[0].get_legend().get_texts()) == 4
     assert not legibility_problems(fig)
+
+
+def test_eps_loss_scale():
+    scales = 10.0 ** -np.arange(6)
+    fig = plots.eps_loss_scale(scales, np.linspace(0.03, 2.3, 6), threshold=5e-6, label="Adam")
+    ax = fig.axes[0]
+    assert ax.get_xlim()[0] > ax.get_xlim()[1]  # c decreases to the right
+    assert len(ax.get_legend().get_texts()) == 2 and ax.get_xlabel()
+    assert not legibility_problems(fig)

@@ -122,3 +122,26 @@ def learning_rate_scale(runs, standardised_loss, *, target_mean: float):
     ax_b.legend(loc="upper left")
     ax_loss.legend(loc="lower left")
     return fig
+
+
+def eps_loss_scale(loss_scales, final_losses, *, threshold: float, label: str):
+    r"""The final training loss against the loss scale :math:`c` (decreasing to the right),
+    with the scale at which :math:`c` times the median gradient RMS equals :math:`\epsilon`.
+
+    Args:
+      loss_scales: the factors :math:`c` the loss was multiplied by.
+      final_losses: the final (unscaled) training loss of each run.
+      threshold: :math:`\epsilon` / median gradient RMS, drawn as a dotted line.
+      label: the legend entry of the curve (the optimizer's settings).
+    """
+    fig, (ax,) = panels(1)
+    ax.loglog(np.asarray(loss_scales), np.asarray(final_losses), "o-", label=label)
+    ax.axvline(threshold, color="k", ls=":", label=r"$c \cdot$ median RMS $= \epsilon$")
+    ax.set(
+        xlabel="loss scale c (we minimise c × loss)",
+        ylabel="final train cross-entropy",
+        title="Adam ignores c until gradients reach ε",
+    )
+    ax.invert_xaxis()
+    ax.legend(loc="upper left")
+    return fig
