@@ -66,7 +66,17 @@ def test_sparse_features_shows_the_chosen_runs():
     steps = {"SGD": np.outer(lrs, np.ones(6)), "AdaGrad": np.outer(lrs, 1 / np.sqrt(p))}
     fig = plots.sparse_features(p, lrs, excess, {"SGD": 1, "AdaGrad": 2}, errors, steps)
     np.testing.assert_allclose(fig.axes[1].lines[1].get_ydata(), errors["AdaGrad"][2])
-    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == ["η = 0.3", "η = 1"]
+    assert [t.get_text() for t in fig.axes[1].get_legend().get_texts()] == [
+        "SGD, η = 0.3",
+        "AdaGrad, η = 1",
+    ]
+    assert not legibility_problems(fig)
+    reference = steps["AdaGrad"][2, 0] * np.sqrt(p[0] / p)
+    fig = plots.sparse_features(
+        p, lrs, excess, {"SGD": 1, "AdaGrad": 2}, errors, steps, reference=reference
+    )
+    np.testing.assert_allclose(fig.axes[2].lines[-1].get_ydata(), reference)
+    assert len(fig.axes[2].get_legend().get_texts()) == 3
     assert not legibility_problems(fig)
 
 

@@ -40,7 +40,9 @@ def per_parameter_paths(runs, curvatures, *, window=((-4.5, 1.0), (-1.3, 1.3))):
     return fig
 
 
-def sparse_features(feature_frequency, learning_rates, excess_loss, chosen, errors, step_sizes):
+def sparse_features(
+    feature_frequency, learning_rates, excess_loss, chosen, errors, step_sizes, *, reference=None
+):
     r"""Sparse logistic regression: the learning-rate sweep (left), the error of each weight
     against its feature's frequency (middle) and each weight's step size at the end (right).
 
@@ -52,6 +54,8 @@ def sparse_features(feature_frequency, learning_rates, excess_loss, chosen, erro
         right panels (circled on the left).
       errors: ``{optimizer: (n, features)}``, the RMS error of each weight.
       step_sizes: ``{optimizer: (n, features)}``, each weight's step size at the end.
+      reference: ``(features,)`` values of a predicted step size (e.g. proportional to
+        :math:`1/\sqrt{p_j}`), drawn dotted on the right panel; ``None`` for none.
     """
     fig, (ax_sweep, ax_error, ax_step) = panels(3, height=4.4)
     p = np.asarray(feature_frequency)
@@ -61,9 +65,11 @@ def sparse_features(feature_frequency, learning_rates, excess_loss, chosen, erro
         ax_sweep.loglog(lrs, np.asarray(excess_loss[name]), "o-", color=color, label=name)
         ax_sweep.plot(lrs[i], np.asarray(excess_loss[name])[i], "o", ms=16, mfc="none", color=color)
         ax_error.semilogx(
-            p, np.asarray(errors[name])[i], "o", color=color, label=f"η = {lrs[i]:.3g}"
+            p, np.asarray(errors[name])[i], "o", color=color, label=f"{name}, η = {lrs[i]:.3g}"
         )
         ax_step.loglog(p, np.asarray(step_sizes[name])[i], "o-", ms=5, color=color, label=name)
+    if reference is not None:
+        ax_step.loglog(p, np.asarray(reference), "k:", lw=1.5, label=r"$\propto 1/\sqrt{p}$")
     ax_sweep.set(
         xlabel="learning rate η", ylabel="excess test loss", title="sweep (circled: shown)"
     )
@@ -79,6 +85,7 @@ def sparse_features(feature_frequency, learning_rates, excess_loss, chosen, erro
     )
     ax_sweep.legend(loc="upper center")
     ax_error.legend(loc="upper right")
+    ax_step.legend(loc="upper right")
     return fig
 
 
