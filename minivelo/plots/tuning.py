@@ -189,5 +189,5 @@ def grid_random_halving(
         ylabel="best final loss found",
         title="what each method buys",
     )
-    ax_cost.legend(loc="upper right")
+    ax_cost.legend(loc="lower left")
     return fig
