@@ -72,6 +72,27 @@ def test_speedup_both_branches_diverged_and_continuity():
         tuning.speedup(reference[:50], reference)
 
 
+def test_speedup_counts_a_finite_blow_up_as_diverged():
+    T = 100
+    reference = np.linspace(10.0, 1.0, T)
+    # finite everywhere, but ending 1e14 times above where it started: diverged
+    blown = np.r_[np.linspace(10.0, 5.0, 50), np.geomspace(10.0, 1e15, T - 50)]
+    s = tuning.speedup(blown, reference)
+    assert np.all(np.isfinite(blown)) and s.diverged and s.speedup == 0.0
+    assert s.text() == "diverged"
+    # the threshold is DIVERGENCE_FACTOR times the first loss, measured on the final loss
+    factor = tuning.DIVERGENCE_FACTOR
+    above = np.r_[10.0, np.full(T - 1, 10.0 * factor * 1.01)]
+    below = np.r_[10.0, np.full(T - 1, 10.0 * factor * 0.99)]
+    assert tuning.speedup(above, reference).diverged
+    assert not tuning.speedup(below, reference).diverged
+    # a reference that blew up the same way: the optimizer is infinitely faster
+    s = tuning.speedup(reference, blown)
+    assert not s.diverged and s.speedup == np.inf
+    # a first loss <= 0 gives no scale to compare with: only a non-finite loss counts
+    assert not tuning.speedup(np.r_[0.0, np.full(T - 1, 5.0)], reference).diverged
+
+
 def test_speedup_is_the_one_used_by_the_benchmark_rows():
     rows = report.run_benchmark(
         ["quadratic"], ["sgd", "adam"], num_steps=40, learning_rates=[1e-2, 1e-1], progress=False

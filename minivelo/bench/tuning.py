@@ -8,6 +8,9 @@ Definitions used throughout the benchmark, the reports and the lessons:
   noise.
 - **Final loss** of a run: the mean loss over its last :math:`w` steps, i.e. the last point
   of the smoothed curve. A run that produced NaN or inf has final loss inf.
+- **Diverged**: a run whose final loss is not finite, or is more than
+  ``DIVERGENCE_FACTOR`` = 10 times its first loss (when that is positive): it ended an
+  order of magnitude worse than it started, even if every loss was a finite number.
 - **Tuned baseline** (VeLO's protocol): the learning rate on a log grid whose final
   training loss (mean over seeds) is lowest.
 - **Steps to reach** a loss :math:`L`: the first step :math:`t` at which the smoothed
@@ -49,6 +52,7 @@ from minivelo.bench import training
 from minivelo.tasks.base import Task
 
 FINAL_FRACTION = 0.05
+DIVERGENCE_FACTOR = 10.0  # final loss above this many times the first: diverged
 
 
 def log_grid(low: float = 1e-4, high: float = 1.0, per_decade: int = 2) -> np.ndarray:
@@ -128,6 +132,10 @@ def speedup(curve, reference_curve, fraction: float = FINAL_FRACTION) -> Speedup
 
     Both final losses are the last points of the smoothed curves, so the reference always
     reaches its own final loss, at a step :math:`t_R \le T`.
+
+    A run *diverged* (``Speedup.diverged``; speedup 0, or inf if only the reference did)
+    when its final loss is not finite or exceeds ``DIVERGENCE_FACTOR`` times its first
+    loss (a positive one): a loss that blew up to 1e15 without overflowing counts, too.
     """
     curve = np.asarray(curve, dtype=np.float64)
     reference_curve = np.asarray(reference_curve, dtype=np.float64)
@@ -138,9 +146,15 @@ def speedup(curve, reference_curve, fraction: float = FINAL_FRACTION) -> Speedup
         )
     num_steps = curve.size
     final, reference_final = final_loss(curve, fraction), final_loss(reference_curve, fraction)
-    if not np.isfinite(final):
+
+    def diverged(run, run_final):
+        first = run[0]
+        blew_up = np.isfinite(first) and first > 0 and run_final > DIVERGENCE_FACTOR * first
+        return not np.isfinite(run_final) or bool(blew_up)
+
+    if diverged(curve, final):
         return Speedup(0.0, None, None, None, diverged=True)
-    if not np.isfinite(reference_final):
+    if diverged(reference_curve, reference_final):
         return Speedup(math.inf, None, None, None, diverged=False)
     # the smoothed curves' last points: the final losses as the smoothing computes them
     target = smoothed(reference_curve, fraction)[-1]
