@@ -8,42 +8,10 @@ import pytest
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
+
+from plot_checks import legibility_problems, lesson_style  # noqa: E402, F401
 
 from minivelo.plots import gradient_descent as plots  # noqa: E402
-from minivelo.plotting import use_style  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _style():
-    use_style()
-    yield
-    plt.close("all")
-
-
-def legibility_problems(fig) -> list[str]:
-    """What breaks the lesson style in a drawn figure: more than three panels a row, a
-    legend of more than five entries, text smaller than the style's smallest size."""
-    import matplotlib as mpl
-
-    fig.canvas.draw()
-    smallest = min(
-        mpl.font_manager.FontProperties(size=mpl.rcParams[key]).get_size_in_points()
-        for key in ("legend.fontsize", "xtick.labelsize", "ytick.labelsize")
-    )
-    found = []
-    grids = [ax.get_subplotspec() for ax in fig.axes if ax.get_visible() and ax.get_subplotspec()]
-    for spec in grids:
-        if spec.get_gridspec().ncols > 3:
-            found.append(f"a grid of {spec.get_gridspec().ncols} columns")
-    for ax in fig.axes:
-        legend = ax.get_legend()
-        if legend is not None and len(legend.get_texts()) > 5:
-            found.append(f"a legend of {len(legend.get_texts())} entries")
-    for text in fig.findobj(mpl.text.Text):
-        if text.get_visible() and text.get_text().strip() and text.get_fontsize() < smallest:
-            found.append(f"text {text.get_text()!r} at {text.get_fontsize():.1f} pt")
-    return found
 
 
 def test_step_size_1d_draws_each_run_in_a_two_by_two_grid():
