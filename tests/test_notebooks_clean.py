@@ -101,7 +101,6 @@ def problems(notebook: dict) -> list[str]:
     return found
 
 
-@pytest.mark.xfail(strict=False, reason="notebooks are being re-executed this session")
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_committed_notebook_is_clean(path):
     found = problems(json.loads(path.read_text()))
