@@ -1,8 +1,9 @@
 """VeLO meta-parameters on disk: published msgpack ``params`` files, flat ``.npz``, ours.
 
-- **Published** (``flax.serialization.to_bytes`` of ``{params: theta, gen_id, step}``, see
-  SPEC.md): :func:`load_published`. The tree nests as ``ff_mod_stack/~/...``,
-  ``lstm_init_state/...``, ``rnn_params/...``, where ``'rnn/linear'`` is ONE key.
+- **Published** (``flax.serialization.to_bytes`` of ``{params: theta, gen_id, step}``, as
+  google/learned_optimization writes them): :func:`load_published`. The tree nests as
+  ``ff_mod_stack/~/...``, ``lstm_init_state/...``, ``rnn_params/...``, where
+  ``'rnn/linear'`` is ONE key.
 - **Flat npz** with '/'-joined names, like ``golden_*/meta_params.npz``: :func:`load_npz`.
   The known module name ``rnn/linear`` is rejoined when the names are split.
 - **Ours**: :func:`save` writes the published format (so anything that reads published
