@@ -440,7 +440,7 @@ def _download(args) -> int:
 def _figures(args) -> int:
     from minivelo import figures
 
-    return figures.regenerate(args.only, skip_notebooks=args.skip_notebooks, run_command=main)
+    return figures.regenerate(main, args.only, skip_notebooks=args.skip_notebooks)
 
 
 # ------------------------------------------------------------------------- parsers

@@ -44,7 +44,7 @@ def execute_notebook(path: Path, timeout: int = 600) -> float:
     return time.perf_counter() - start
 
 
-def regenerate(only=None, skip_notebooks: bool = False, run_command=None) -> int:
+def regenerate(run_command, only=None, skip_notebooks: bool = False) -> int:
     """Re-execute the lessons (all, or those whose names start with a prefix in ``only``)
     unless ``skip_notebooks``, then, when ``only`` is None, rerun the command-line jobs
     through ``run_command(argv) -> exit status`` (the CLI's ``main``, passed in by the CLI
@@ -57,7 +57,7 @@ def regenerate(only=None, skip_notebooks: bool = False, run_command=None) -> int
         for notebook in notebooks:
             print(f"executing {notebook.relative_to(root)} ...", flush=True)
             print(f"  done in {execute_notebook(notebook):.0f} s", flush=True)
-    if only is None and run_command is not None:
+    if only is None:
         for name, job_argv in JOBS:
             print(f"running python -m minivelo {name} {' '.join(job_argv)}", flush=True)
             status = run_command([name, *job_argv])

@@ -260,32 +260,13 @@ def write_report(rows: Sequence[Row], out_dir: str | os.PathLike) -> list[pathli
 
 
 def plot_speedups(rows: Sequence[Row], path: str | os.PathLike | None = None):
-    """VeLO's Figure 1 in miniature: per optimizer, speedups over the tuned baseline sorted
-    across tasks. Filled markers: the optimizer reached the baseline's final loss; hollow:
-    it did not (the speedup is then below the baseline's ``t_R / T``)."""
-    import matplotlib.pyplot as plt
+    """VeLO's Figure 1 in miniature (:func:`minivelo.plots.tuning.speedups`, the figure
+    lesson 05 shows), saved to ``path`` when given."""
+    from minivelo.plots import tuning as tuning_plots
 
-    names = list(dict.fromkeys(r.optimizer for r in rows if not r.is_baseline))
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for i, name in enumerate(names):
-        chosen = sorted((r for r in rows if r.optimizer == name), key=lambda r: -r.speedup)
-        speed = np.array([max(r.speedup, 1e-2) for r in chosen])
-        frac = (np.arange(len(chosen)) + 0.5) / len(chosen)
-        color = f"C{i}"
-        ax.plot(frac, speed, "-", color=color, label=name)
-        filled = np.array([r.reached for r in chosen])
-        ax.scatter(frac[filled], speed[filled], color=color, zorder=3)
-        ax.scatter(frac[~filled], speed[~filled], facecolors="none", edgecolors=color, zorder=3)
-    ax.axhline(1.0, color="k", lw=1, ls="--", label="tuned baseline")
-    ax.set_yscale("log")
-    ax.set_xlim(0, 1)
-    ax.set_xlabel("fraction of tasks (sorted by speedup)")
-    ax.set_ylabel("speedup over tuned baseline")
-    ax.set_title("Speedup over the tuned baseline, in steps")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
+    fig = tuning_plots.speedups(rows, reference="tuned baseline")
     if path is not None:
-        fig.savefig(path, dpi=120)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
     return fig
 
 
