@@ -393,3 +393,48 @@ def test_horizons_and_augment_need_es_sign():
             [tiny_task()], LearnedMomentum(10), estimator="es", members_per_task=1,
             num_steps=10, unroll_length=10, horizons=(5, 10),
         )  # fmt: skip
+
+
+def test_subspace_selects_merges_and_embeds_by_name():
+    theta = {"a": {"w": jnp.ones((2, 3)), "b": jnp.zeros(3)}, "c": jnp.arange(4.0)}
+    space = estimators.Subspace(["a/w", "c"])
+    sub = space.select(theta)
+    assert [x.shape for x in sub] == [(2, 3), (4,)] and space.size(theta) == 10
+    merged = space.merge(theta, [2 * x for x in sub])
+    np.testing.assert_array_equal(merged["a"]["w"], 2 * np.ones((2, 3)))
+    np.testing.assert_array_equal(merged["a"]["b"], theta["a"]["b"])  # untouched
+    grad = space.embed(theta, [jnp.ones((2, 3)), jnp.ones(4)])
+    np.testing.assert_array_equal(grad["a"]["b"], np.zeros(3))
+    assert estimators.Subspace(["a"]).size(theta) == 9  # a prefix takes the whole branch
+    assert estimators.Subspace(None).size(theta) == 13
+    with pytest.raises(ValueError, match="no meta-parameter is named"):
+        estimators.Subspace(["a/x"]).chosen(theta)
+
+
+def test_es_sign_population_with_trainable_perturbs_only_those_leaves():
+    from toy_lopt import LearnedMomentum
+
+    from minivelo.meta import population
+
+    task = tiny_task()
+    lopt = LearnedMomentum(30)
+    theta = lopt.init_meta_params(jax.random.PRNGKey(0))
+
+    def gradient(trainable):
+        pop = population.Population(
+            [task], lopt, estimator="es_sign", members_per_task=4, num_steps=30,
+            unroll_length=30, horizons=(10, 30), trainable=trainable,
+        )  # fmt: skip
+        pool = pop.init(theta, jax.random.PRNGKey(1))
+        return pop.step(theta, pool, jax.random.PRNGKey(2))[0]
+
+    only_lr = gradient(["log_lr"])
+    assert float(jnp.abs(only_lr["log_lr"])) > 0
+    assert float(only_lr["logit_beta"]) == 0.0  # frozen: zero gradient, so Adam leaves it
+    both = gradient(None)
+    assert float(jnp.abs(both["logit_beta"])) > 0
+    with pytest.raises(ValueError, match="es_sign"):
+        population.Population(
+            [task], lopt, estimator="es", members_per_task=1, num_steps=10,
+            unroll_length=10, trainable=["log_lr"],
+        )  # fmt: skip

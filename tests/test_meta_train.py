@@ -133,6 +133,15 @@ def test_config_errors():
         MetaConfig.from_dict({"sigma": -1.0})
     with pytest.raises(ValueError, match="unknown family key"):
         MetaTrainer(MetaConfig(family={"name": "mnist1d_mlp", "choice": {}}))
+    velo = {"kind": "velo", "preset": "small"}
+    with pytest.raises(ValueError, match="trainable needs estimator"):
+        MetaConfig.from_dict({"optimizer": velo, "trainable": ["rnn_params"]})
+    with pytest.raises(ValueError, match="no meta-parameter is named"):
+        MetaConfig.from_dict(
+            {"optimizer": velo, "estimator": "es_sign", "trainable": ["rnn_params/nope"]}
+        )
+    with pytest.raises(ValueError, match="non-empty list"):
+        MetaConfig.from_dict({"optimizer": velo, "estimator": "es_sign", "trainable": "rnn"})
 
 
 def test_shipped_configs_parse():

@@ -166,6 +166,7 @@ class Population:
         mesh: Mesh | None = None,
         horizons: tuple[int, int] | None = None,
         augment: dict | None = None,
+        trainable: list[str] | None = None,
     ):
         if estimator not in estimators.ESTIMATORS:
             raise ValueError(
@@ -189,6 +190,9 @@ class Population:
         self.augment = None if augment is None else task_augment.AugmentSettings.from_dict(augment)
         if estimator != "es_sign" and (augment is not None or self.horizons != (num_steps,) * 2):
             raise ValueError("horizons and augment need estimator 'es_sign' (whole episodes)")
+        if estimator != "es_sign" and trainable is not None:
+            raise ValueError("trainable (a subspace of theta) needs estimator 'es_sign'")
+        self.subspace = estimators.Subspace(trainable)
         self.mesh = population_mesh() if mesh is None else mesh
         num_devices = self.mesh.devices.size
         if members_per_task % num_devices:
@@ -323,9 +327,17 @@ class Population:
             )
             return loss, member_key
 
-        est = estimators.antithetic_es_sign(run, theta, member_keys, noise_keys, self.sigma)
+        space = self.subspace  # ES perturbs only the trainable leaves
+
+        def run_sub(sub, member_key):
+            return run(space.merge(theta, sub), member_key)
+
+        est = estimators.antithetic_es_sign(
+            run_sub, space.select(theta), member_keys, noise_keys, self.sigma
+        )
         restarts = jnp.zeros((), jnp.int32)
-        return est.gradient, jnp.mean(est.meta_losses), restarts, episodes + 1
+        gradient = space.embed(theta, est.gradient)
+        return gradient, jnp.mean(est.meta_losses), restarts, episodes + 1
 
 
 # Streams of an outer step's per-task key (es_sign): horizon, members, perturbations.

@@ -75,6 +75,9 @@ class MetaConfig:
     horizons: list | None = None
     augment: dict | None = None
     validation: str | None = None
+    # es_sign only: perturb and train only the meta-parameters whose names start with one
+    # of these (e.g. ["rnn_params/step_size"]); None trains all (estimators.Subspace)
+    trainable: list | None = None
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -154,6 +157,18 @@ class MetaConfig:
             raise ValueError(
                 f"horizons must be [shortest, longest] integers, got {self.horizons!r}"
             )
+        if self.trainable is not None:
+            if self.estimator != "es_sign":
+                raise ValueError("trainable needs estimator 'es_sign'")
+            if (
+                not isinstance(self.trainable, list)
+                or not self.trainable
+                or not all(isinstance(name, str) and name for name in self.trainable)
+            ):
+                raise ValueError(
+                    f"trainable must be a non-empty list of meta-parameter names, "
+                    f"got {self.trainable!r}"
+                )
         if self.validation is not None:
             from minivelo.meta import selection
 
@@ -174,9 +189,13 @@ class MetaConfig:
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"family: {_message(err)}") from None
         try:
-            lopt_base.build(self.optimizer, self.num_steps)
+            lopt = lopt_base.build(self.optimizer, self.num_steps)
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"optimizer: {_message(err)}") from None
+        if self.trainable is not None:  # every name must match a leaf of the optimizer's
+            from minivelo.meta.estimators import Subspace
+
+            Subspace(self.trainable).chosen(lopt.init_meta_params(jax.random.PRNGKey(0)))
 
     def identity(self) -> dict:
         """The settings a checkpoint must share with the run that resumes it."""
@@ -225,6 +244,7 @@ class MetaTrainer:
             mesh=mesh,
             horizons=None if config.horizons is None else tuple(config.horizons),
             augment=config.augment,
+            trainable=config.trainable,
         )
         self.outer = outer_optimizer(config)
         # Every array keeps one placement from step to step (theta and Adam's moments
