@@ -23,11 +23,6 @@ SHAPES = {
     "unit_axis": (5, 1, 3),
     "conv": (3, 3, 2, 4),
     "rank5": (2, 3, 2, 3, 2),
-    # repeated shapes: updated as one vmapped stack (fused.shape_groups)
-    "matrix_again": (6, 11),
-    "vector_again": (7,),
-    "vector_third": (7,),
-    "scalar_again": (),
 }
 
 
@@ -114,23 +109,6 @@ def test_statistics_accurate_for_nearly_constant_tensors():
     expected = np.concatenate([cla(var_m), cla(quirk)])
     np.testing.assert_allclose(trace["lstm_inputs"][0, 24:30], expected, atol=2e-3)
     assert np.all(expected[:3] > -2.4)  # the variances are resolved, not clipped at 0
-
-
-def test_same_shape_tensors_share_one_trace():
-    """Small tensors of one shape are updated as a stack: the traced program of eight
-    equal layers is not eight times that of one (large tensors stay alone)."""
-    big = (fused.GROUP_MAX_SIZE + 1,)
-    leaves = [np.zeros(s, np.float32) for s in [(4, 4), (3,), (4, 4), big, big, (3,), ()]]
-    assert fused.shape_groups(leaves) == [[0, 2], [1, 5], [3], [4], [6]]
-    theta = init_meta_params(jax.random.PRNGKey(0), "tiny")
-
-    def equations(num_layers):
-        params = {f"w{i}": jnp.ones((8, 8)) for i in range(num_layers)}
-        state = init_state(params, theta)
-        jaxpr = jax.make_jaxpr(lambda p: fused.update(theta, state, p, p, 1.0, 10))(params)
-        return len(jaxpr.jaxpr.eqns)
-
-    assert equations(8) < 1.5 * equations(1)
 
 
 def test_fused_update_temporaries_stay_small():

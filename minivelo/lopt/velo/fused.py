@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from minivelo.lopt.velo import accumulators as acc
 from minivelo.lopt.velo import features as feat
@@ -84,46 +83,10 @@ def _first(x: jax.Array) -> jax.Array:
     )
 
 
-# Tensors of at most this many elements that share a shape are updated as one stack (one
-# vmapped trace per shape, not one per tensor): tracing and compiling VeLO for a deep MLP
-# costs a few seconds instead of half a minute. Larger tensors keep their own program, so
-# nothing full-size is ever copied into a stack.
-GROUP_MAX_SIZE = 1 << 16
-
-
-def shape_groups(leaves: list) -> list[list[int]]:
-    """Indices of the tensors updated together: same shape and dtype, each at most
-    :data:`GROUP_MAX_SIZE` elements; every larger tensor alone. In first-seen order."""
-    groups: dict = {}
-    for i, p in enumerate(leaves):
-        key = (p.shape, p.dtype) if p.size <= GROUP_MAX_SIZE else ("alone", i)
-        groups.setdefault(key, []).append(i)
-    return list(groups.values())
-
-
-def _stack(trees: list):
-    return jax.tree.map(lambda *xs: jnp.stack(xs), *trees)
-
-
-def _over_group(fn, index: list[int], per_tensor: tuple, columns: tuple):
-    """``fn`` on the tensors ``index``: its first arguments are rows ``index`` of the
-    arrays ``per_tensor`` (leading axis: tensors), the rest the ``index`` entries of the
-    lists ``columns``. Called directly for one tensor, vmapped over the stacked tensors for
-    several. Returns the results stacked (one row per tensor of ``index``)."""
-    rows = tuple(jax.tree.map(lambda x: x[np.asarray(index)], a) for a in per_tensor)
-    if len(index) == 1:
-        first = jax.tree.map(lambda x: x[0], rows)
-        out = fn(*first, *(column[index[0]] for column in columns))
-        return jax.tree.map(lambda x: x[None], out)
-    return jax.vmap(fn)(*rows, *(_stack([column[i] for i in index]) for column in columns))
-
-
 def update(theta: dict, state: VeLOState, grads, params, loss, num_steps: int):
     """One update, equal to :func:`.reference.update`. Returns ``(steps, new_state, trace)``."""
     leaves, treedef = jax.tree.flatten(params)
     grad_leaves = [jnp.clip(g, -GRADIENT_CLIP, GRADIENT_CLIP) for g in treedef.flatten_up_to(grads)]
-    groups = shape_groups(leaves)
-    columns = (leaves, grad_leaves, state.momentum, state.second_moment, state.factored)
 
     decays = feat.loss_decays(num_steps)
     loss_buffer = feat.update_loss_buffer(state.loss_buffer, loss, decays)
@@ -131,38 +94,49 @@ def update(theta: dict, state: VeLOState, grads, params, loss, num_steps: int):
     fraction_trained = state.iteration.astype(jnp.float32) / num_steps
 
     # Pass 1: LSTM statistics of p and the OLD accumulators, one reduction per tensor.
-    def lstm_row(p, g, m, v, f):
-        stats = _old_statistics(p, m, v)
-        return _lstm_features(stats, p.shape, fraction_trained, loss_feats), stats["mean_p2"]
+    old_stats = [
+        _old_statistics(p, m, v)
+        for p, m, v in zip(leaves, state.momentum, state.second_moment, strict=True)
+    ]
 
-    rows, mean_p2 = zip(*(_over_group(lstm_row, index, (), columns) for index in groups))
-    in_tensor_order = np.argsort(np.concatenate(groups))
-    lstm_inputs = jnp.concatenate(rows)[in_tensor_order]  # (T, 30)
-    mean_p2 = jnp.concatenate(mean_p2)[in_tensor_order]  # (T,)
+    lstm_inputs = jnp.stack(
+        [
+            _lstm_features(s, p.shape, fraction_trained, loss_feats)
+            for s, p in zip(old_stats, leaves, strict=True)
+        ]
+    )  # (T, 30)
+
+    # Pass 2: new accumulators, written once (into the donated buffers), each only after
+    # its tensor's LSTM features, the last values read from the old accumulators.
+    momentum = [
+        _after(row, acc.update_momentum(m, g), m)
+        for row, m, g in zip(lstm_inputs, state.momentum, grad_leaves)
+    ]
+    second_moment = [
+        _after(row, acc.update_second_moment(v, g), v)
+        for row, v, g in zip(lstm_inputs, state.second_moment, grad_leaves)
+    ]
+    factored = [acc.update_factored(f, g) for f, g in zip(state.factored, grad_leaves)]
+
+    # Pass 3: the 30 channels' sums of squares, one reduction per tensor.
+    channel_scales = [
+        _channel_scales(p, g, m, v, f)
+        for p, g, m, v, f in zip(leaves, grad_leaves, momentum, second_moment, factored)
+    ]
 
     controls, lr_mult, hidden, cell = controller(
         theta["rnn_params"], lstm_inputs, state.lstm_hidden, state.lstm_cell
     )
     mlp_weights = mix_weight_banks(theta["ff_mod_stack"]["~"], controls)  # each (T, ...)
-    scales = jnp.sqrt(mean_p2 + 1e-9) * STEP_MULT * lr_mult  # rms(p) * 0.001 * lr_mult
 
-    # Passes 2-4, per tensor: the new accumulators, written once (into the donated
-    # buffers), each only after its tensor's LSTM features, the last values read from the
-    # old ones; the 30 channels' sums of squares (one reduction); the step (one pass).
-    def tensor_update(row, weights, scale, p, g, m, v, f):
-        m = _after(row, acc.update_momentum(m, g), m)
-        v = _after(row, acc.update_second_moment(v, g), v)
-        f = acc.update_factored(f, g)
-        channel_scales = _channel_scales(p, g, m, v, f)
-        return m, v, f, _tensor_step(weights, channel_scales, scale, p, g, m, v, f)
-
-    momentum, second_moment, factored, steps = ([None] * len(leaves) for _ in range(4))
-    for index in groups:
-        out = _over_group(tensor_update, index, (lstm_inputs, mlp_weights, scales), columns)
-        for j, t in enumerate(index):
-            momentum[t], second_moment[t], factored[t], steps[t] = jax.tree.map(
-                lambda x, j=j: x[j], out
-            )
+    # Pass 4: the step, one elementwise pass per tensor.
+    steps = []
+    for t, (p, g, m, v, f) in enumerate(
+        zip(leaves, grad_leaves, momentum, second_moment, factored)
+    ):
+        weights_t = {name: w[t] for name, w in mlp_weights.items()}
+        scale = jnp.sqrt(old_stats[t]["mean_p2"] + 1e-9) * STEP_MULT * lr_mult[t]
+        steps.append(_tensor_step(weights_t, channel_scales[t], scale, p, g, m, v, f))
 
     new_state = next_state(state, momentum, second_moment, factored, hidden, cell, loss_buffer)
     trace = make_trace(loss_feats, fraction_trained, lstm_inputs, controls, lr_mult)
