@@ -79,7 +79,6 @@ from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.flatten_util import ravel_pytree
 
 PyTree = Any
@@ -123,28 +122,20 @@ class Subspace:
     def __init__(self, prefixes: list[str] | None):
         self.prefixes = None if prefixes is None else tuple(prefixes)
 
-    def names(self, theta: PyTree) -> list[str]:
-        return [leaf_name(path) for path, _ in jax.tree_util.tree_flatten_with_path(theta)[0]]
+    def _matches(self, name: str, prefix: str) -> bool:
+        return name == prefix or name.startswith(prefix.rstrip("/") + "/")
 
     def chosen(self, theta: PyTree) -> list[int]:
-        names = self.names(theta)
+        """Indices (in ``jax.tree.leaves`` order) of the selected leaves."""
+        names = [leaf_name(path) for path, _ in jax.tree_util.tree_flatten_with_path(theta)[0]]
         if self.prefixes is None:
             return list(range(len(names)))
-        index = [
-            i
-            for i, name in enumerate(names)
-            if any(name == p or name.startswith(p.rstrip("/") + "/") for p in self.prefixes)
-        ]
-        unmatched = [
-            p
-            for p in self.prefixes
-            if not any(n == p or n.startswith(p.rstrip("/") + "/") for n in names)
-        ]
+        unmatched = [p for p in self.prefixes if not any(self._matches(n, p) for n in names)]
         if unmatched:
             raise ValueError(
                 f"trainable: no meta-parameter is named {unmatched}; names are like {names[:3]}"
             )
-        return index
+        return [i for i, n in enumerate(names) if any(self._matches(n, p) for p in self.prefixes)]
 
     def select(self, theta: PyTree) -> list:
         leaves = jax.tree.leaves(theta)
@@ -158,9 +149,6 @@ class Subspace:
 
     def embed(self, theta: PyTree, sub_gradient: list) -> PyTree:
         return self.merge(jax.tree.map(jnp.zeros_like, theta), sub_gradient)
-
-    def size(self, theta: PyTree) -> int:
-        return int(sum(np.size(x) for x in self.select(theta)))
 
 
 def member_mean(tree: PyTree) -> PyTree:
