@@ -6,7 +6,8 @@ printed digit moves: 0.446 becomes 0.447. Digit-for-digit comparison then fails 
 whose every statement still holds. Here, in each compared text output, every number is
 checked against the committed one within
 
-    |new - committed| <= max(RTOL * |committed|, UNITS * (one unit of its last printed digit))
+    |new - committed| <= max(RTOL * (the larger magnitude), UNITS * (one unit of the last
+                             printed digit, of the coarser of the two))
 
 and everything between the numbers must match exactly, as must non-finite values
 (``inf``, ``nan``) and the count of numbers. A change in what a cell says, or a number off
@@ -39,14 +40,15 @@ def last_digit_unit(text: str) -> float:
     return 10.0 ** (int(exponent or 0) - decimals)
 
 
-def numbers_close(new: str, committed: str) -> bool:
-    """Whether the printed number ``new`` is within tolerance of ``committed``."""
-    if new == committed:
+def numbers_close(x: str, y: str) -> bool:
+    """Whether two printed numbers agree within tolerance (the coarser side's digits count)."""
+    if x == y:
         return True
-    a, b = float(new), float(committed)
+    a, b = float(x), float(y)
     if not (math.isfinite(a) and math.isfinite(b)):
         return False
-    return abs(a - b) <= max(RTOL * abs(b), UNITS * last_digit_unit(committed))
+    unit = max(last_digit_unit(x), last_digit_unit(y))
+    return abs(a - b) <= max(RTOL * max(abs(a), abs(b)), UNITS * unit)
 
 
 class ApproxText(str):
@@ -61,9 +63,7 @@ class ApproxText(str):
             return True
         if NUMBER.split(self) != NUMBER.split(other):
             return False
-        found, committed = NUMBER.findall(self), NUMBER.findall(other)
-        # nbval compares `committed != new`; both sides are ApproxText, order is symmetric
-        return all(numbers_close(x, y) or numbers_close(y, x) for x, y in zip(found, committed))
+        return all(map(numbers_close, NUMBER.findall(self), NUMBER.findall(other)))
 
     def __ne__(self, other: object) -> bool:
         equal = self.__eq__(other)
