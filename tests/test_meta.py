@@ -294,6 +294,45 @@ def test_tail_length_is_a_tenth_rounded_up():
     )
 
 
+def test_tail_length_of_a_fraction_is_rounded_up_and_whole_run_at_one():
+    n = jnp.array([1, 9, 10, 11, 150, 3000])
+    np.testing.assert_array_equal(
+        jax.vmap(lambda k: unroll.tail_length(k, 0.5))(n), [1, 5, 5, 6, 75, 1500]
+    )
+    np.testing.assert_array_equal(jax.vmap(lambda k: unroll.tail_length(k, 1.0))(n), n)
+
+
+def test_whole_run_objective_ranks_two_diverging_runs_where_the_final_loss_ties():
+    """Both copies end above the cap: the final-loss objective ties them (sign ES learns
+    nothing from the pair); the whole-run mean prefers the one that diverged later."""
+
+    class Task:  # the "loss" is the parameter; the "optimizer" multiplies it by theta
+        def init(self, key):
+            return jnp.float32(1.0)
+
+        def sample_batch(self, key):
+            return None
+
+        def loss(self, params, batch):
+            return params
+
+    class Grow:
+        def init(self, theta, params):
+            return ()
+
+        def update(self, theta, grads, state, params, loss):
+            return params * (theta - 1.0), state
+
+    key = jax.random.PRNGKey(0)
+    score = lambda growth, tail: float(
+        unroll.episode_meta_loss(Task(), Grow(), jnp.float32(growth), 100, key, key, 2.3, tail)
+    )
+    early, late = 1.2, 1.05  # per-step growth: past 10x the first loss at steps 13 and 48
+    assert score(early, 0.1) == score(late, 0.1) == pytest.approx(2.3)  # a tie at the cap
+    assert score(late, 1.0) < score(early, 1.0) < 2.3
+    assert float(estimators.sign_of_difference(score(late, 1.0), score(early, 1.0))) == -1.0
+
+
 def test_episode_with_a_traced_horizon_equals_a_python_loop():
     """One compiled episode serves every horizon and scores the last 10% of its losses."""
     from toy_lopt import LearnedMomentum

@@ -142,6 +142,18 @@ def test_config_errors():
         )
     with pytest.raises(ValueError, match="non-empty list"):
         MetaConfig.from_dict({"optimizer": velo, "estimator": "es_sign", "trainable": "rnn"})
+    with pytest.raises(ValueError, match=r"episode_tail must be a number in \(0, 1\]"):
+        MetaConfig.from_dict({"estimator": "es_sign", "episode_tail": 0.0})
+    with pytest.raises(ValueError, match="episode_tail needs estimator 'es_sign'"):
+        MetaConfig.from_dict({"episode_tail": 1.0})
+
+
+def test_a_new_setting_at_its_default_leaves_older_checkpoints_identity_alone():
+    """episode_tail came after v8's checkpoints: at its default it is not part of the
+    identity a resume compares, so those checkpoints still resume; changed, it is."""
+    base = {"estimator": "es_sign"}
+    assert "episode_tail" not in MetaConfig.from_dict(base).identity()
+    assert MetaConfig.from_dict({**base, "episode_tail": 1.0}).identity()["episode_tail"] == 1.0
 
 
 def test_shipped_configs_parse():

@@ -167,6 +167,7 @@ class Population:
         horizons: tuple[int, int] | None = None,
         augment: dict | None = None,
         trainable: list[str] | None = None,
+        episode_tail: float = unroll.TAIL_FRACTION,
     ):
         if estimator not in estimators.ESTIMATORS:
             raise ValueError(
@@ -193,6 +194,7 @@ class Population:
         if estimator != "es_sign" and trainable is not None:
             raise ValueError("trainable (a subspace of theta) needs estimator 'es_sign'")
         self.subspace = estimators.Subspace(trainable)
+        self.episode_tail = float(episode_tail)
         self.mesh = population_mesh() if mesh is None else mesh
         num_devices = self.mesh.devices.size
         if members_per_task % num_devices:
@@ -323,7 +325,14 @@ class Population:
                 else task_augment.sample_augmentation(aug_key, task, self.augment)
             )
             loss = unroll.episode_meta_loss(
-                episode_task, lopt, theta, num_steps, init_key, data_key, self.loss_cap
+                episode_task,
+                lopt,
+                theta,
+                num_steps,
+                init_key,
+                data_key,
+                self.loss_cap,
+                tail_fraction=self.episode_tail,
             )
             return loss, member_key
 

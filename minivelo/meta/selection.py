@@ -132,6 +132,24 @@ SUITES: dict[str, tuple[ValidationTask, ...]] = {
         ),
     ),
 }
+# Declared before the v9 run (records/velo_small_v9/SELECTION.md): v7's six and two
+# 5000-step MLP classifiers with hidden layers, the kind of run on which the shipped
+# weights and v8 grow the parameters geometrically until the loss diverges. Neither is a
+# velo-eval test task, a lesson-10 task or a v9 training instance (other widths).
+SUITES["v9"] = SUITES["v7"] + (
+    ValidationTask(
+        "digits_mlp_48_bs64_5000",
+        "digits_mlp",
+        dict(hidden_sizes=(48,), activation="relu", batch_size=64),
+        5000,
+    ),
+    ValidationTask(
+        "mnist1d_mlp_96-48_bs128_5000",
+        "mnist1d_mlp",
+        dict(dataset="mnist1d", hidden_sizes=(96, 48), activation="relu", batch_size=128),
+        5000,
+    ),
+)
 
 
 def log_ratio_score(learned_final: float, adam_final: float) -> float:

@@ -45,6 +45,9 @@ PyTree = Any
 # only when a run starts afresh; the run records moved from minivelo/weights/in_progress/
 # to records/, so their configs name the warm start by its new path).
 RESUMABLE_CHANGES = ("outer_steps", "init_from")
+# Settings added after checkpoints were written: left out of a run's identity while they
+# hold these defaults, so that those checkpoints still resume.
+LATER_DEFAULTS = {"episode_tail": 0.1}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +81,10 @@ class MetaConfig:
     # es_sign only: perturb and train only the meta-parameters whose names start with one
     # of these (e.g. ["rnn_params/step_size"]); None trains all (estimators.Subspace)
     trainable: list | None = None
+    # es_sign only: the fraction of each episode's last steps its objective averages (0.1:
+    # the final loss, as published; 1.0: the whole run, so that of two copies that both
+    # diverge the one that diverged later scores lower; unroll.episode_meta_loss)
+    episode_tail: float = 0.1
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -145,6 +152,14 @@ class MetaConfig:
             raise ValueError(
                 f"estimator must be 'es', 'pes', 'tbptt' or 'es_sign', got {self.estimator!r}"
             )
+        if (
+            isinstance(self.episode_tail, bool)
+            or not isinstance(self.episode_tail, (int, float))
+            or not 0 < self.episode_tail <= 1
+        ):
+            raise ValueError(f"episode_tail must be a number in (0, 1], got {self.episode_tail!r}")
+        if self.episode_tail != LATER_DEFAULTS["episode_tail"] and self.estimator != "es_sign":
+            raise ValueError("episode_tail needs estimator 'es_sign' (whole episodes)")
         if self.horizons is not None or self.augment is not None:
             if self.estimator != "es_sign":
                 raise ValueError("horizons and augment need estimator 'es_sign'")
@@ -199,7 +214,11 @@ class MetaConfig:
 
     def identity(self) -> dict:
         """The settings a checkpoint must share with the run that resumes it."""
-        return {k: v for k, v in self.to_dict().items() if k not in RESUMABLE_CHANGES}
+        return {
+            k: v
+            for k, v in self.to_dict().items()
+            if k not in RESUMABLE_CHANGES and not (k in LATER_DEFAULTS and v == LATER_DEFAULTS[k])
+        }
 
 
 class TrainState(NamedTuple):
@@ -245,6 +264,7 @@ class MetaTrainer:
             horizons=None if config.horizons is None else tuple(config.horizons),
             augment=config.augment,
             trainable=config.trainable,
+            episode_tail=config.episode_tail,
         )
         self.outer = outer_optimizer(config)
         # Every array keeps one placement from step to step (theta and Adam's moments

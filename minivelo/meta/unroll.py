@@ -36,6 +36,10 @@ run's end, free to compute):
         \mathrm{clip}\big(\log l_t(\theta) - \log l_0,\ \log 10^{-12},\ c\big)
 
 with the same floor and cap (and non-finite losses counted as :math:`c`) as above.
+The config's ``episode_tail`` sets the fraction :math:`T/N` (default 0.1). At 1.0 the
+objective is the mean over the whole run: then of two copies that both diverge, and so both
+end at the cap, the one that diverged later still scores lower, where the final loss
+alone would call them a tie (and sign ES would learn nothing from the pair).
 """
 
 from __future__ import annotations
@@ -141,10 +145,14 @@ def meta_objective(losses: jax.Array, log_loss_init: jax.Array, cap: float) -> j
 TAIL_FRACTION = 0.1  # the episode objective averages the last 10% of the run's losses
 
 
-def tail_length(num_steps: jax.Array) -> jax.Array:
-    r""":math:`\max(1, \lceil N / 10 \rceil)`: the steps the episode objective averages."""
+def tail_length(num_steps: jax.Array, fraction: float = TAIL_FRACTION) -> jax.Array:
+    r""":math:`\max(1, \lceil f N \rceil)` (:math:`f` = ``fraction``, default 1/10): the
+    steps the episode objective averages; ``fraction=1`` is the whole run."""
     num_steps = jnp.asarray(num_steps, jnp.int32)
-    return jnp.maximum(1, (num_steps + 9) // 10)
+    if fraction == TAIL_FRACTION:  # the integer formula earlier runs used, bit for bit
+        return jnp.maximum(1, (num_steps + 9) // 10)
+    tail = jnp.ceil(fraction * num_steps.astype(jnp.float32)).astype(jnp.int32)
+    return jnp.clip(tail, 1, jnp.maximum(num_steps, 1))
 
 
 def episode_meta_loss(
@@ -155,9 +163,11 @@ def episode_meta_loss(
     init_key: jax.Array,
     data_key: jax.Array,
     cap: float,
+    tail_fraction: float = TAIL_FRACTION,
 ) -> jax.Array:
     """A whole inner training of ``num_steps`` steps (may be traced), scored by the mean
-    :func:`capped_log_ratio` over its last :func:`tail_length` steps.
+    :func:`capped_log_ratio` over its last :func:`tail_length` steps (``tail_fraction`` of
+    the run: 0.1 reads the final loss; 1.0 the whole run).
 
     ``lopt`` must have been built for the same horizon (``learned_optimizers.build(settings,
     num_steps)``). Step ``t`` trains on the batch ``fold_in(data_key, t)``, so two runs
@@ -168,7 +178,7 @@ def episode_meta_loss(
     params = task.init(init_key)
     opt_state = lopt.init(theta, params)
     log_loss_init = jnp.log(task.loss(params, batch(0)))
-    tail = tail_length(num_steps)
+    tail = tail_length(num_steps, tail_fraction)
     tail_start = num_steps - tail
 
     def step(t, carry):
