@@ -38,7 +38,7 @@ from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
 from minivelo.lopt import base as lopt_base
-from minivelo.meta import checkpoint, population, runs
+from minivelo.meta import checkpoint, population, runs, unroll
 
 PyTree = Any
 # Settings that may differ between a checkpoint and the run resuming it (init_from is read
@@ -47,7 +47,7 @@ PyTree = Any
 RESUMABLE_CHANGES = ("outer_steps", "init_from")
 # Settings added after checkpoints were written: left out of a run's identity while they
 # hold these defaults, so that those checkpoints still resume.
-LATER_DEFAULTS = {"episode_tail": 0.1}
+LATER_DEFAULTS = {"episode_tail": unroll.TAIL_FRACTION}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,10 +81,10 @@ class MetaConfig:
     # es_sign only: perturb and train only the meta-parameters whose names start with one
     # of these (e.g. ["rnn_params/step_size"]); None trains all (estimators.Subspace)
     trainable: list | None = None
-    # es_sign only: the fraction of each episode's last steps its objective averages (0.1:
-    # the final loss, as published; 1.0: the whole run, so that of two copies that both
+    # es_sign only: the fraction of each episode's last steps its objective averages (the
+    # default tenth reads the final loss; 1.0: the whole run, so that of two copies that both
     # diverge the one that diverged later scores lower; unroll.episode_meta_loss)
-    episode_tail: float = 0.1
+    episode_tail: float = unroll.TAIL_FRACTION
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
