@@ -7,7 +7,7 @@ import numpy as np
 
 import minivelo
 from minivelo import bench, tasks
-from minivelo.lopt.velo import optimizer, params
+from minivelo.lopt.velo import checkpoint, optimizer, params
 
 METADATA = optimizer.WEIGHTS_DIR / "minivelo_small.json"
 
@@ -54,3 +54,35 @@ def test_provenance_names_parents_by_content_hash_outside_the_package():
         if recorded.exists():  # a source checkout (an installed wheel carries no records)
             assert hashlib.sha256(recorded.read_bytes()).hexdigest() == parent["sha256"]
     assert "in_progress" not in METADATA.read_text()
+
+
+def test_a_rescaled_ship_is_its_recorded_parent_with_only_the_step_size_head_scaled():
+    """Where the shipped weights are an earlier ship with ``lr_mult`` rescaled (v11), the
+    parent is recorded by sha256 outside the package, and the shipped tensors are exactly
+    the parent's with ``rnn_params/step_size`` times the recorded scale."""
+    import hashlib
+    import pathlib
+
+    info = json.loads(METADATA.read_text())
+    rescaled = info.get("rescaled")
+    if rescaled is None:
+        return  # weights straight from meta-training: the provenance test above covers them
+    assert not rescaled["from"].startswith("minivelo/") and len(rescaled["sha256"]) == 64
+    assert 0 < rescaled["step_size_scale"] < 1
+    assert rescaled["selection"]["chosen"] in rescaled["selection"]["scores"]
+    scores = rescaled["selection"]["scores"]
+    assert (
+        scores[rescaled["selection"]["chosen"]] < scores["minivelo/weights/minivelo_small.msgpack"]
+    )
+    root = pathlib.Path(minivelo.__file__).resolve().parents[1]
+    parent_path = root / rescaled["from"]
+    if not parent_path.exists():
+        return  # an installed wheel carries no records
+    assert hashlib.sha256(parent_path.read_bytes()).hexdigest() == rescaled["sha256"]
+    parent = checkpoint.flatten(checkpoint.load(parent_path))
+    shipped = checkpoint.flatten(optimizer.load_weights(None))
+    assert parent.keys() == shipped.keys()
+    scale = np.float32(rescaled["step_size_scale"])
+    for name, value in parent.items():
+        expected = scale * value if name.startswith("rnn_params/step_size") else value
+        np.testing.assert_array_equal(np.asarray(shipped[name]), expected, err_msg=name)
