@@ -66,6 +66,28 @@ def test_fused_equals_reference_step_by_step(preset):
         params = jax.tree.map(lambda p, s: p - s, params, ref_steps)
 
 
+def test_fused_equals_reference_when_gradients_are_clipped():
+    """Gradient entries beyond +-1000: both implementations clip them alike."""
+    theta = init_meta_params(jax.random.PRNGKey(4), "tiny")
+    theta["rnn_params"]["step_size"]["b"] = jnp.full((1,), 30.0)
+    params, grads = _random_problem(seed=1)
+    rng = np.random.default_rng(2)
+    far = lambda x: np.where(rng.random(np.shape(x)) < 0.3, 5e3 * np.sign(x), x).astype(np.float32)
+    grads = [{k: far(x) for k, x in g.items()} for g in grads]  # a third far beyond the clip
+    ref_update = jax.jit(reference.update, static_argnums=5)
+    fused_update = jax.jit(fused.update, static_argnums=5)
+    state = init_state(params, theta)
+    for i, g in enumerate(grads):
+        ref_steps, ref_state, _ = ref_update(theta, state, g, params, 1.0, 10)
+        steps, new_state, _ = fused_update(theta, state, g, params, 1.0, 10)
+        for name in SHAPES:
+            _assert_close(steps[name], ref_steps[name], f"update {i} {name}")
+        for a, b in zip(jax.tree.leaves(new_state), jax.tree.leaves(ref_state), strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+        state = ref_state
+        params = jax.tree.map(lambda p, s: p - s, params, ref_steps)
+
+
 @pytest.mark.parametrize("name", ["golden_tiny", "golden_a"])
 def test_fused_matches_published(name):
     golden = Golden(name)
