@@ -259,7 +259,7 @@ def _velo_bench(args) -> int:
         if unknown:
             raise UsageError(f"unknown preset(s) {unknown}; choose from small, published")
         options["presets"] = tuple(args.presets)
-    return benchmark.run_velo_bench(**options)
+    return benchmark.run_velo_bench(**options, profile=args.profile)
 
 
 def _velo_eval(args) -> int:
@@ -527,6 +527,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--implementation", default="fused", choices=["fused", "reference"])
     p.add_argument(
         "--presets", type=names, help="VeLO sizes to time: small,published (default both)"
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="also list the costliest operations of one step (largest size, first preset)",
     )
 
     p = command("velo-eval", _velo_eval, "VeLO vs default and tuned Adam on nine unseen tasks")

@@ -182,3 +182,24 @@ def test_velo_bench_code_path_on_tiny_sizes(capsys):
     assert benchmark.default_sizes() == benchmark.CPU_SIZES
     with pytest.raises(ValueError, match="unknown VeLO preset"):
         benchmark.run_velo_bench([2_000], 2, presets=("huge",))
+
+
+def test_velo_bench_profile_lists_the_programs_operations(capsys):
+    """velo-bench --profile: the compiled step's operations by time, no Python frames."""
+    from minivelo.lopt.velo import benchmark
+
+    theta = init_meta_params(jax.random.PRNGKey(0), "tiny")
+    rows = benchmark.profile_step(2_000, theta, steps=2)
+    assert rows, "the trace held no operations"
+    times = [ms for _, ms, _ in rows]
+    assert times == sorted(times, reverse=True) and min(times) >= 0
+    names = [name for name, _, _ in rows]
+    assert not any(name.startswith("$") for name in names)  # Python frames are left out
+    assert any("fusion" in name for name in names)  # XLA's fused operations are in
+
+    assert (
+        benchmark.run_velo_bench([2_000], 2, presets=("tiny",), compile_size=None, profile=True)
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "where the time goes: tiny, 2,000 params" in out

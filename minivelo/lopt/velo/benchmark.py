@@ -15,14 +15,24 @@ meta-parameters closed over (so XLA embeds them in the program as constants: wha
 compile time, the program size (bytes of the lowered StableHLO text) and, for the data
 path, whether a second weight set of the same preset reused the compilation.
 
+**Where the time goes** (``--profile``). For the largest size and the first preset,
+:func:`profile_step` records a few steps with ``jax.profiler`` and lists the compiled
+program's operations (XLA's fusions, by name) by their time per step, so a change to
+:mod:`.fused` can be aimed at what costs, and checked against it.
+
 Default sizes: 10M and 100M parameters on an accelerator; 1M and 10M on a CPU (minutes).
 The command line (:mod:`minivelo.cli`) calls :func:`run_velo_bench`.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime
+import gzip
+import json
+import pathlib
 import statistics
+import tempfile
 import time
 
 import jax
@@ -116,6 +126,43 @@ def measure(num_params: int, repeats: int, theta, implementation: str = "fused")
     }
 
 
+# Trace events that wrap the program's operations rather than being one of them.
+_WRAPPERS = ("ThunkExecutor", "PjitFunction", "PjRt", "Execute", "block_until_ready")
+
+
+def profile_step(num_params: int, theta, steps: int = 5, implementation: str = "fused") -> list:
+    """``[(operation, ms per step, calls per step)]`` of one jitted VeLO step, costliest first.
+
+    Runs ``steps`` donated steps under ``jax.profiler.trace`` (after two warm-up steps) and
+    sums the durations of the trace's events by name, leaving out Python frames and the
+    runtime's own wrappers: what is left are the compiled program's operations.
+    """
+    params, grads, loss = _problem(num_params)
+    tx = velo(NUM_STEPS, weights=theta, implementation=implementation)
+    step = _step_fn(tx)
+    params, state = jax.tree.map(jnp.copy, params), tx.init(params)
+    for _ in range(2):
+        params, state = jax.block_until_ready(step(params, state, grads, loss))
+    with tempfile.TemporaryDirectory(prefix="velo-profile-") as folder:
+        with jax.profiler.trace(folder, create_perfetto_trace=True):
+            for _ in range(steps):
+                params, state = jax.block_until_ready(step(params, state, grads, loss))
+        traces = sorted(pathlib.Path(folder).rglob("*.trace.json.gz"))
+        if not traces:
+            raise RuntimeError(f"jax.profiler wrote no trace under {folder}")
+        events = json.loads(gzip.decompress(traces[-1].read_bytes()))
+    events = events["traceEvents"] if isinstance(events, dict) else events
+    total, count = collections.defaultdict(float), collections.Counter()
+    for event in events:
+        name = event.get("name", "")
+        if event.get("ph") != "X" or name.startswith("$") or any(w in name for w in _WRAPPERS):
+            continue
+        total[name] += event.get("dur", 0.0) / 1e3  # microseconds -> ms
+        count[name] += 1
+    rows = [(name, ms / steps, count[name] / steps) for name, ms in total.items()]
+    return sorted(rows, key=lambda row: -row[1])
+
+
 def measure_compilation(num_params: int, preset: str, implementation: str = "fused") -> dict:
     """Compile time and program size of one VeLO update, weights as constants vs as data.
 
@@ -158,8 +205,11 @@ def run_velo_bench(
     implementation: str = "fused",
     presets=PRESETS,
     compile_size: int | None = 1_000_000,
+    profile: bool = False,
+    top: int = 15,
 ) -> int:
-    """Print the compilation report (unless ``compile_size`` is None) and the step table."""
+    """Print the compilation report (unless ``compile_size`` is None), the step table and,
+    with ``profile``, the ``top`` costliest operations of one step (:func:`profile_step`)."""
     sizes = default_sizes() if sizes is None else tuple(int(s) for s in sizes)
     unknown = [p for p in presets if p not in ("tiny", "small", "published")]
     if unknown:
@@ -196,4 +246,13 @@ def run_velo_bench(
                 f"{r['step_temp_bytes_per_param']:>15.2f}",
                 flush=True,
             )
+    if profile:
+        size, preset = max(sizes), presets[0]
+        rows = profile_step(size, init_meta_params(jax.random.PRNGKey(0), preset))
+        step_ms = sum(ms for _, ms, _ in rows)
+        print(f"\nwhere the time goes: {preset}, {size:,} params, one step = {step_ms:.2f} ms of")
+        print("operations (XLA's names; several may run at once on several cores)")
+        print(f"{'ms/step':>9} {'share':>6} {'calls':>6}  operation")
+        for name, ms, calls in rows[:top]:
+            print(f"{ms:>9.2f} {ms / step_ms:>6.1%} {calls:>6.0f}  {name[:70]}")
     return 0
