@@ -250,7 +250,9 @@ def run_velo_bench(
         size, preset = max(sizes), presets[0]
         rows = profile_step(size, init_meta_params(jax.random.PRNGKey(0), preset))
         step_ms = sum(ms for _, ms, _ in rows)
-        print(f"\nwhere the time goes: {preset}, {size:,} params, one step = {step_ms:.2f} ms of")
+        shapes = jax.eval_shape(lambda: mlp_params(size, jax.random.PRNGKey(0)))
+        count = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(shapes))
+        print(f"\nwhere the time goes: {preset}, {count:,} params, one step = {step_ms:.2f} ms of")
         print("operations (XLA's names; several may run at once on several cores)")
         print(f"{'ms/step':>9} {'share':>6} {'calls':>6}  operation")
         for name, ms, calls in rows[:top]:
