@@ -248,7 +248,8 @@ def run_velo_bench(
             )
     if profile:
         size, preset = max(sizes), presets[0]
-        rows = profile_step(size, init_meta_params(jax.random.PRNGKey(0), preset))
+        theta = init_meta_params(jax.random.PRNGKey(0), preset)
+        rows = profile_step(size, theta, implementation=implementation)
         step_ms = sum(ms for _, ms, _ in rows)
         shapes = jax.eval_shape(lambda: mlp_params(size, jax.random.PRNGKey(0)))
         count = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(shapes))
