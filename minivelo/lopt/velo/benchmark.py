@@ -126,16 +126,13 @@ def measure(num_params: int, repeats: int, theta, implementation: str = "fused")
     }
 
 
-# Trace events that wrap the program's operations rather than being one of them.
-_WRAPPERS = ("ThunkExecutor", "PjitFunction", "PjRt", "Execute", "block_until_ready")
-
-
 def profile_step(num_params: int, theta, steps: int = 5, implementation: str = "fused") -> list:
     """``[(operation, ms per step, calls per step)]`` of one jitted VeLO step, costliest first.
 
     Runs ``steps`` donated steps under ``jax.profiler.trace`` (after two warm-up steps) and
-    sums the durations of the trace's events by name, leaving out Python frames and the
-    runtime's own wrappers: what is left are the compiled program's operations.
+    sums, by operation, the durations of the trace's events that XLA tags with the HLO
+    operation they ran (``args.hlo_op``); Python frames and the runtime's own events (argument
+    parsing, buffer allocation, executor bookkeeping) carry no such tag and are left out.
     """
     params, grads, loss = _problem(num_params)
     tx = velo(NUM_STEPS, weights=theta, implementation=implementation)
@@ -154,8 +151,8 @@ def profile_step(num_params: int, theta, steps: int = 5, implementation: str = "
     events = events["traceEvents"] if isinstance(events, dict) else events
     total, count = collections.defaultdict(float), collections.Counter()
     for event in events:
-        name = event.get("name", "")
-        if event.get("ph") != "X" or name.startswith("$") or any(w in name for w in _WRAPPERS):
+        name = (event.get("args") or {}).get("hlo_op")
+        if event.get("ph") != "X" or not name:
             continue
         total[name] += event.get("dur", 0.0) / 1e3  # microseconds -> ms
         count[name] += 1
@@ -234,11 +231,13 @@ def run_velo_bench(
             )
     print(f"\n{'preset':<10} {'params':>12} {'adam ms':>9} {'velo ms':>9} {'ratio':>7} ", end="")
     print(f"{'temp B/param (update)':>22} {'(update+apply)':>15}")
+    counts = {}  # requested size -> the MLP's actual parameter count
     for preset in presets:
         # Random weights time the same as trained ones.
         theta = init_meta_params(jax.random.PRNGKey(0), preset)
         for size in sizes:
             r = measure(int(size), repeats, theta, implementation)
+            counts[size] = r["num_params"]
             print(
                 f"{preset:<10} {r['num_params']:>12,} {1e3 * r['adam_s']:>9.2f} "
                 f"{1e3 * r['velo_s']:>9.2f} {r['ratio']:>6.1f}x "
@@ -251,10 +250,8 @@ def run_velo_bench(
         theta = init_meta_params(jax.random.PRNGKey(0), preset)
         rows = profile_step(size, theta, implementation=implementation)
         step_ms = sum(ms for _, ms, _ in rows)
-        shapes = jax.eval_shape(lambda: mlp_params(size, jax.random.PRNGKey(0)))
-        count = sum(int(np.prod(p.shape)) for p in jax.tree.leaves(shapes))
-        print(f"\nwhere the time goes: {preset}, {count:,} params, one step = {step_ms:.2f} ms of")
-        print("operations (XLA's names; several may run at once on several cores)")
+        print(f"\nwhere the time goes: {preset}, {counts[size]:,} params, one step =")
+        print(f"{step_ms:.2f} ms of operations (XLA's names; some may run at once on 2+ cores)")
         print(f"{'ms/step':>9} {'share':>6} {'calls':>6}  operation")
         for name, ms, calls in rows[:top]:
             print(f"{ms:>9.2f} {ms / step_ms:>6.1%} {calls:>6.0f}  {name[:70]}")
