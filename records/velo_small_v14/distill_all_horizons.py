@@ -90,7 +90,9 @@ def main(out_dir):
     for n in horizons:
         runs[n] = [v12.record_run(t, n, teachers[n], teachers[n]) for t in tasks]
         runs[n] += [v12.record_run(t, n, warm, teachers[n]) for t in tasks]
-        print(f"N={n}: teacher and warm-start runs recorded ({time.time() - start:.0f} s)", flush=True)
+        print(
+            f"N={n}: teacher and warm-start runs recorded ({time.time() - start:.0f} s)", flush=True
+        )
     held = [v12.record_run(t, HELD_OUT, teachers[HELD_OUT], teachers[HELD_OUT]) for t in tasks]
     print(f"held-out N={HELD_OUT} recorded ({time.time() - start:.0f} s)", flush=True)
     data = {n: v12.pad(runs[n]) for n in horizons}
