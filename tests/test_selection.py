@@ -42,3 +42,26 @@ def test_training_tasks_are_neither_validation_nor_test_tasks(path):
     if config.validation is not None:
         validation = {entry.build().name for entry in selection.SUITES[config.validation]}
         assert not train_names & validation
+    # v16 was declared after these runs: none of them trained on its tasks either
+    assert not train_names & {entry.build().name for entry in selection.SUITES["v16"]}
+
+
+def test_suite_v16_is_fresh_and_spans_a_tenfold_range_of_horizons():
+    v16 = {entry.build().name for entry in selection.SUITES["v16"]}
+    for name, entries in selection.SUITES.items():
+        if name != "v16":
+            assert not v16 & {entry.build().name for entry in entries}, name
+    steps = [entry.num_steps for entry in selection.SUITES["v16"]]
+    assert max(steps) >= 10 * min(steps)
+
+
+def test_a_solved_task_does_not_outweigh_an_unsolved_one():
+    """With v16's floor, two runs that both drove a loss of ~1 to ~1e-9 and ~1e-6 tie, while
+    a twofold gap on a task whose loss stays near 1 still counts in full."""
+    first = 2.3
+    floor = selection.SOLVED_FRACTION["v16"] * first
+    assert selection.log_ratio_score(1e-9, 1e-6, floor) == 0.0
+    assert selection.log_ratio_score(1e-9, 1e-6) == -selection.LOG_RATIO_CLIP  # no floor
+    assert selection.log_ratio_score(0.5, 0.25, floor) == pytest.approx(0.6931, abs=1e-4)
+    assert selection.log_ratio_score(float("nan"), 0.25, floor) == selection.LOG_RATIO_CLIP
+    assert "v9" not in selection.SOLVED_FRACTION  # earlier suites keep their rule

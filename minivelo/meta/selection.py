@@ -16,6 +16,16 @@ better; :math:`S < 0` means VeLO ends below tuned Adam on (geometric) average. E
 counts by how many times lower or higher than tuned Adam VeLO ends, so a task whose loss
 falls to 1e-9 weighs no more than one whose loss stays near 1.
 
+Suite ``v16`` (``records/velo_small_v16/SELECTION.md``) also floors both final losses at
+:math:`f_k = 10^{-4} L_{k,0}`, with :math:`L_{k,0}` the task's first loss, before the log:
+
+.. math::
+    \mathrm{clip}\Big(\log \frac{\max(F_k(\text{VeLO}_\theta), f_k)}
+        {\max(F_k(\text{Adam}^*), f_k)},\ -5,\ 5\Big),
+
+so two runs that both solved a task (1e-9 against 1e-6, say) tie, where the clipped ratio
+alone would count the gap as :math:`\log 10^{3} \approx 6.9`, clipped to 5.
+
 Tuned Adam's final losses do not depend on :math:`\theta`: they are computed once and
 cached (``adam_reference.json`` in the run directory).
 
@@ -152,12 +162,97 @@ SUITES["v9"] = SUITES["v7"] + (
 )
 
 
-def log_ratio_score(learned_final: float, adam_final: float) -> float:
-    """``clip(log(learned / adam), -5, 5)``; a non-finite learned loss scores 5."""
+# Declared before scoring (records/velo_small_v16/SELECTION.md): eight task instances no
+# run has trained or been scored on, none a velo-eval test task, a lesson task or a v10
+# training instance, with horizons of 500 to 5000 steps. Its score floors each final loss at
+# 1e-4 of the task's first loss (SOLVED_FRACTION), so that two runs that both solved a task
+# (1e-9 against 1e-6, say) tie instead of deciding the suite.
+SUITES["v16"] = (
+    ValidationTask(
+        "mnist1d_cnn_8_k7_bs128_2000",
+        "mnist1d_cnn",
+        dict(channels=(8,), kernel=7, activation="relu", batch_size=128),
+        2000,
+    ),
+    ValidationTask(
+        "mnist1d_autoencoder_48-6_bs32_1500",
+        "mnist1d_autoencoder",
+        dict(dataset="mnist1d", hidden_sizes=(48,), bottleneck=6, activation="relu", batch_size=32),
+        1500,
+    ),
+    ValidationTask(
+        "digits_mlp_96_tanh_bs32_2500",
+        "digits_mlp",
+        dict(hidden_sizes=(96,), activation="tanh", batch_size=32),
+        2500,
+    ),
+    ValidationTask(
+        "teacher_mlp_d12_48_bs64_5000",
+        "teacher_mlp",
+        dict(
+            dim=12,
+            hidden_sizes=(48,),
+            num_classes=4,
+            activation="relu",
+            batch_size=64,
+            data_seed=7101,
+        ),
+        5000,
+    ),
+    ValidationTask(
+        "markov_lstm_V12_h24_1500",
+        "markov_lm",
+        dict(
+            model="lstm",
+            vocab_size=12,
+            concentration=0.3,
+            hidden_size=24,
+            seq_len=12,
+            batch_size=16,
+            data_seed=7102,
+        ),
+        1500,
+    ),
+    ValidationTask(
+        "markov_transformer_V24_h24_1000",
+        "markov_lm",
+        dict(
+            model="transformer",
+            vocab_size=24,
+            concentration=0.2,
+            hidden_size=24,
+            seq_len=12,
+            batch_size=16,
+            data_seed=7103,
+        ),
+        1000,
+    ),
+    ValidationTask(
+        "mnist1d_mlp_48x3_bs64_5000",
+        "mnist1d_mlp",
+        dict(dataset="mnist1d", hidden_sizes=(48, 48, 48), activation="relu", batch_size=64),
+        5000,
+    ),
+    ValidationTask(
+        "digits_linear_small_init_bs64_500",
+        "digits_mlp",
+        dict(hidden_sizes=(), batch_size=64),
+        500,
+        readout_factor=0.1,
+    ),
+)
+# Per suite: final losses below this fraction of the task's first loss count as solved
+# (floored there) in the score; suites not named here have no floor.
+SOLVED_FRACTION = {"v16": 1e-4}
+
+
+def log_ratio_score(learned_final: float, adam_final: float, floor: float = 0.0) -> float:
+    """``clip(log(max(learned, floor) / max(adam, floor)), -5, 5)``; a non-finite learned
+    loss scores 5. With ``floor`` > 0 two losses that are both below it tie (score 0)."""
     if not np.isfinite(learned_final):
         return LOG_RATIO_CLIP
-    learned_final = max(float(learned_final), 1e-30)
-    adam_final = max(float(adam_final), 1e-30)
+    learned_final = max(float(learned_final), float(floor), 1e-30)
+    adam_final = max(float(adam_final), float(floor), 1e-30)
     return float(np.clip(np.log(learned_final / adam_final), -LOG_RATIO_CLIP, LOG_RATIO_CLIP))
 
 
@@ -202,7 +297,8 @@ class ValidationSuite:
             self.cache_path.write_text(json.dumps(body, indent=2) + "\n")
         return cached
 
-    def learned_finals(self, theta: PyTree) -> list[float]:
+    def learned_finals(self, theta: PyTree) -> list[tuple[float, float]]:
+        """Per task, ``(final loss, first loss)`` of the learned optimizer, seed means."""
         keys = evaluate.seeds_keys(SEEDS)
         finals = []
         for i, (entry, task) in enumerate(zip(self.entries, self.tasks)):
@@ -210,14 +306,17 @@ class ValidationSuite:
                 lopt = learned_optimizers.build(self.optimizer, entry.num_steps)
                 self._runners[i] = evaluate.lopt_runner(task, lopt, entry.num_steps)
             losses = np.asarray(self._runners[i](theta, keys), np.float64)  # [S, T]
-            finals.append(float(bench.final_loss(losses).mean()))
+            # the first loss is the initial parameters' (the same for every optimizer)
+            finals.append((float(bench.final_loss(losses).mean()), float(losses[:, 0].mean())))
         return finals
 
     def rows(self, theta: PyTree) -> list[dict]:
         adam = self.adam_reference()
+        fraction = SOLVED_FRACTION.get(self.name, 0.0)
         rows = []
-        for entry, learned in zip(self.entries, self.learned_finals(theta)):
+        for entry, (learned, first) in zip(self.entries, self.learned_finals(theta)):
             ref = adam[entry.label]
+            floor = fraction * first if np.isfinite(first) else 0.0
             rows.append(
                 dict(
                     task=entry.label,
@@ -225,7 +324,8 @@ class ValidationSuite:
                     learned=learned,
                     adam_tuned=ref["final"],
                     tuned_lr=ref["learning_rate"],
-                    log_ratio=log_ratio_score(learned, ref["final"]),
+                    first_loss=first,
+                    log_ratio=log_ratio_score(learned, ref["final"], floor),
                 )
             )
         return rows
