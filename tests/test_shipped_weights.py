@@ -56,33 +56,35 @@ def test_provenance_names_parents_by_content_hash_outside_the_package():
     assert "in_progress" not in METADATA.read_text()
 
 
-def test_a_rescaled_ship_is_its_recorded_parent_with_only_the_step_size_head_scaled():
-    """Where the shipped weights are an earlier ship with ``lr_mult`` rescaled (v11), the
-    parent is recorded by sha256 outside the package, and the shipped tensors are exactly
-    the parent's with ``rnn_params/step_size`` times the recorded scale."""
+def test_the_shipped_weights_are_a_recorded_candidate_with_the_parents_mlp_banks():
+    """The shipped weights are v16's rule pick (a distilled candidate recorded outside the
+    package), byte for byte; only the LSTM (rnn_params, lstm_init_state) differs from the
+    recorded meta-trained parent, and the pick scored strictly below the weights it replaced."""
     import hashlib
     import pathlib
 
     info = json.loads(METADATA.read_text())
-    rescaled = info.get("rescaled")
-    if rescaled is None:
-        return  # weights straight from meta-training: the provenance test above covers them
-    assert not rescaled["from"].startswith("minivelo/") and len(rescaled["sha256"]) == 64
-    assert 0 < rescaled["step_size_scale"] < 1
-    assert rescaled["selection"]["chosen"] in rescaled["selection"]["scores"]
-    scores = rescaled["selection"]["scores"]
-    assert (
-        scores[rescaled["selection"]["chosen"]] < scores["minivelo/weights/minivelo_small.msgpack"]
-    )
+    distilled = info["distilled"]
+    assert not distilled["from"].startswith("minivelo/") and len(distilled["sha256"]) == 64
+    selection = distilled["selection"]
+    scores = selection["scores"]
+    assert selection["chosen"] == distilled["candidate"] in scores
+    assert scores[selection["chosen"]] < scores["minivelo/weights/minivelo_small.msgpack"]
+    assert distilled["runs"] and all(run["wall_s"] > 0 for run in distilled["runs"])
     root = pathlib.Path(minivelo.__file__).resolve().parents[1]
-    parent_path = root / rescaled["from"]
+    parent_path, candidate_path = root / distilled["from"], root / distilled["candidate"]
     if not parent_path.exists():
         return  # an installed wheel carries no records
-    assert hashlib.sha256(parent_path.read_bytes()).hexdigest() == rescaled["sha256"]
+    assert hashlib.sha256(parent_path.read_bytes()).hexdigest() == distilled["sha256"]
+    shipped_path = optimizer.shipped_weights_path()
+    assert candidate_path.read_bytes() == shipped_path.read_bytes()
     parent = checkpoint.flatten(checkpoint.load(parent_path))
     shipped = checkpoint.flatten(optimizer.load_weights(None))
     assert parent.keys() == shipped.keys()
-    scale = np.float32(rescaled["step_size_scale"])
+    changed = set()
     for name, value in parent.items():
-        expected = scale * value if name.startswith("rnn_params/step_size") else value
-        np.testing.assert_array_equal(np.asarray(shipped[name]), expected, err_msg=name)
+        if name.startswith(("rnn_params", "lstm_init_state")):
+            changed |= {name} if not np.array_equal(np.asarray(shipped[name]), value) else set()
+        else:
+            np.testing.assert_array_equal(np.asarray(shipped[name]), value, err_msg=name)
+    assert changed  # the LSTM was distilled
