@@ -2,8 +2,10 @@
 
 The shipped weights were meta-trained on MNIST-1D and digits MLPs of width 32 or 64, depth
 1 to 6, relu, batch 32, 128 or full, init scale 1, 500 steps
-(``minivelo/weights/minivelo_small.json``). None of the tasks here is in that family: they
-are wider, deeper, use another activation, or come from families never trained on.
+(``minivelo/weights/minivelo_small.json``); their LSTM was then distilled on the eight
+training tasks of ``minivelo/meta/configs/velo_small_v10.json``. None of the tasks here is
+in either (``tests/test_selection.py`` checks it): they are wider, deeper, use another
+activation, or come from families never trained on.
 """
 
 from __future__ import annotations
